@@ -1,0 +1,65 @@
+/// Everything the model asks of the world outside guest memory. The backend
+/// implements it by messages to the front end; tests and C programs implement
+/// it directly.
+///
+/// Ordering contract: `invalidate` may return before the invalidation has
+/// taken effect; `synchronize` returns only once every earlier invalidation
+/// (host translation caches and endpoint ATCs) has completed. CMD_SYNC calls
+/// `synchronize` before it completes, so nothing stale survives a SYNC.
+public protocol HostSignals: AnyObject, Sendable {
+    /// An edge on one of the SMMU's wired interrupt lines.
+    func raiseInterrupt(_ line: SMMUInterruptLine)
+    /// A 32-bit MSI write of `data` to `address` (event/PRI/GERROR MSIs, and
+    /// CMD_SYNC's completion write, which Linux points at the sync slot in RAM).
+    func writeMSI(address: UInt64, data: UInt32)
+    /// Posts an invalidation of host-side translation caches or of an endpoint's ATC.
+    func invalidate(_ invalidation: HostInvalidation)
+    /// Waits until every invalidation posted before the call has completed.
+    /// False if an ATC invalidation failed or timed out (CERROR_ATC_INV_SYNC).
+    func synchronize() -> Bool
+    /// Delivers a PRI page-group response (CMD_PRI_RESP, or an automatic one
+    /// while the PRI queue overflows) to the endpoint.
+    func deliverPageResponse(_ response: PageResponse)
+    /// A stalled transaction was resumed (retry) or terminated (CMD_RESUME,
+    /// CMD_STALL_TERM).
+    func resolveStall(streamID: UInt32, stag: UInt16, retry: Bool)
+}
+
+public enum SMMUInterruptLine: UInt8, Sendable, CaseIterable {
+    case eventQueue = 0, priQueue = 1, commandSync = 2, globalError = 3
+}
+
+/// What a host-side cache must drop. Addresses are input addresses (IOVA or
+/// IPA) and `size` is in bytes; a consumer may drop more than asked, never less.
+public enum HostInvalidation: Sendable, Equatable {
+    /// Everything (CFGI_ALL, TLBI_NSNH_ALL, TLBI_EL2_ALL, SMMUEN changes).
+    case all
+    /// Every translation for these StreamIDs (CFGI_STE, CFGI_STE_RANGE, CFGI_CD*).
+    case streams(first: UInt32, count: UInt32)
+    /// Translations tagged with this ASID (VMID nil for EL2/no stage 2).
+    case asid(vmid: UInt16?, asid: UInt16)
+    /// Translations tagged with this VMID (TLBI_S12_VMALL).
+    case vmid(UInt16)
+    /// A range of input addresses; asid nil = all ASIDs (TLBI_NH_VAA/EL2_VAA).
+    case address(vmid: UInt16?, asid: UInt16?, address: UInt64, size: UInt64)
+    /// A range of IPAs under a VMID (TLBI_S2_IPA): drop any stage-2 derived entry.
+    case ipa(vmid: UInt16, address: UInt64, size: UInt64)
+    /// CMD_ATC_INV: the endpoint's ATC, for one SSID or all (nil).
+    case atc(streamID: UInt32, substreamID: UInt32?, address: UInt64, size: UInt64)
+}
+
+/// PRI response codes (PCIe PRG Response Message).
+public enum PageResponseCode: UInt8, Sendable {
+    case success = 0, invalidRequest = 1, failure = 0xF
+}
+
+public struct PageResponse: Sendable, Equatable {
+    public var streamID: UInt32
+    public var substreamID: UInt32?
+    public var prgIndex: UInt16
+    public var code: PageResponseCode
+    public init(streamID: UInt32, substreamID: UInt32?, prgIndex: UInt16, code: PageResponseCode) {
+        self.streamID = streamID; self.substreamID = substreamID
+        self.prgIndex = prgIndex; self.code = code
+    }
+}

@@ -1,0 +1,120 @@
+/// One SMMUv3 instance: the register file and queues (`ControlUnit`) and the
+/// translation path with its caches (`TranslationUnit`), reaching the world
+/// only through `GuestMemory` and `HostSignals`.
+///
+/// Threads: `read`, `write`, `translate` and `pageRequest` may be called from
+/// any thread at once. `processCommands` runs the command queue; the host
+/// calls it (typically on a worker thread) after `write` reports
+/// `.commandsPending`. It may block in `HostSignals.synchronize` while
+/// `read` and `translate` keep being answered: command processing never
+/// blocks a register read.
+public final class SMMUv3: @unchecked Sendable {
+    public let configuration: SMMUConfiguration
+    public let memory: any GuestMemory
+    public let host: any HostSignals
+    let control: ControlUnit
+    let translation: TranslationUnit
+
+    public init(configuration: SMMUConfiguration = .init(), memory: any GuestMemory,
+                host: any HostSignals) throws(SMMUConfiguration.Invalid) {
+        try configuration.validate()
+        self.configuration = configuration
+        self.memory = memory
+        self.host = host
+        control = ControlUnit(configuration: configuration, memory: memory, host: host)
+        translation = TranslationUnit(configuration: configuration, memory: memory, host: host, events: control)
+        control.caches = translation
+    }
+
+    /// The architected register region: 128 KiB (pages 0 and 1).
+    public static let mmioSize: UInt64 = 0x20000
+
+    /// MMIO read of `size` (4 or 8) bytes. Unimplemented or misaligned: RAZ.
+    public func read(offset: UInt64, size: Int) -> UInt64 {
+        control.read(offset: offset, size: size)
+    }
+
+    /// MMIO write of `size` (4 or 8) bytes. Unimplemented or misaligned: WI.
+    @discardableResult
+    public func write(offset: UInt64, size: Int, value: UInt64) -> MMIOWriteEffect {
+        control.write(offset: offset, size: size, value: value)
+    }
+
+    /// Consumes the command queue up to CMDQ_PROD (or until an error stops it).
+    public func processCommands() { control.processCommands() }
+
+    /// Translates one transaction (untranslated, or an ATS Translation Request).
+    public func translate(_ request: TranslationRequest) -> TranslationOutcome {
+        translation.translate(request)
+    }
+
+    /// A PCIe page request (or stop marker) from an endpoint.
+    public func pageRequest(_ request: PageRequest) -> PageRequestOutcome {
+        control.pageRequest(request)
+    }
+
+    /// Tells the model what an endpoint supports (for ATS, PRI and PASID checks).
+    public func registerEndpoint(_ endpoint: Endpoint) { translation.registerEndpoint(endpoint) }
+
+    /// Back to the reset state: registers, queues, caches (guest memory untouched).
+    public func reset() {
+        control.reset()
+        translation.invalidateStreams(nil)
+    }
+
+    /// The register snapshot the translation path uses (for hosts that want
+    /// to know whether translation is enabled at all).
+    public var controlState: ControlState { control.controlState }
+}
+
+public struct MMIOWriteEffect: OptionSet, Sendable {
+    public let rawValue: UInt8
+    public init(rawValue: UInt8) { self.rawValue = rawValue }
+    /// CMDQ_PROD moved (or the queue was enabled) with commands to consume:
+    /// call `processCommands()`.
+    public static let commandsPending = MMIOWriteEffect(rawValue: 1 << 0)
+}
+
+/// A PCIe Page Request Message (or a stop marker: read = write = false,
+/// last = true, with a PASID).
+public struct PageRequest: Sendable, Hashable {
+    public var streamID: UInt32
+    public var substreamID: UInt32?
+    public var address: UInt64
+    public var read: Bool
+    public var write: Bool
+    public var execute: Bool
+    public var privileged: Bool
+    /// Last request of its page request group (L).
+    public var last: Bool
+    public var prgIndex: UInt16
+    public init(streamID: UInt32, substreamID: UInt32? = nil, address: UInt64, read: Bool, write: Bool,
+                execute: Bool = false, privileged: Bool = false, last: Bool, prgIndex: UInt16) {
+        self.streamID = streamID; self.substreamID = substreamID; self.address = address
+        self.read = read; self.write = write; self.execute = execute; self.privileged = privileged
+        self.last = last; self.prgIndex = prgIndex
+    }
+    public var isStopMarker: Bool { !read && !write && last && substreamID != nil }
+}
+
+public enum PageRequestOutcome: Sendable, Equatable {
+    /// Written to the PRI queue.
+    case queued
+    /// The PRI queue is in overflow and the request had L=1: answered at once
+    /// (also delivered through HostSignals.deliverPageResponse).
+    case autoResponded(PageResponse)
+    /// Dropped: queue overflow (L=0 or stop marker), or PRI disabled.
+    case dropped
+}
+
+/// An endpoint behind the SMMU and the PCIe capabilities it has.
+public struct Endpoint: Sendable, Hashable {
+    public var streamID: UInt32
+    public var ats: Bool
+    public var pri: Bool
+    /// PASID width in bits (0: no PASID).
+    public var pasidBits: UInt8
+    public init(streamID: UInt32, ats: Bool = false, pri: Bool = false, pasidBits: UInt8 = 0) {
+        self.streamID = streamID; self.ats = ats; self.pri = pri; self.pasidBits = pasidBits
+    }
+}

@@ -1,0 +1,83 @@
+/// A validated STE, copied out of guest memory (IHI 0070 5.2). Field names
+/// follow the spec.
+public struct StreamConfig: Sendable, Hashable {
+    public enum Mode: Sendable, Hashable {
+        /// STE.V=1, Config=0b000: abort, no event.
+        case abort
+        /// Config=0b100: bypass both stages.
+        case bypass
+        /// Config=0b1xx with at least one stage translating.
+        case translate
+    }
+    public var mode: Mode
+    /// Stage 1 present (Config[0]).
+    public var stage1: Stage1Config?
+    /// Stage 2 present (Config[1]).
+    public var stage2: Stage2Config?
+    /// STE.EATS: 0 no ATS, 1 full ATS, 2 split-stage (nested) ATS.
+    public var eats: UInt8 = 0
+    /// STE.STRW: 0 NS-EL1, 2 EL2 (only when the SMMU has HYP and stage 2 is off).
+    public var strw: UInt8 = 0
+    /// STE.PPAR: PRG responses carry a PASID.
+    public var ppar = false
+    /// STE.MEV: merge events (may be ignored).
+    public var mev = false
+    /// STE.S1STALLD: stage-1 stalls disabled.
+    public var s1StallDisabled = false
+    public init(mode: Mode) { self.mode = mode }
+}
+
+public struct Stage1Config: Sendable, Hashable {
+    /// S1ContextPtr: address (IPA under nesting) of the CD or CD table.
+    public var contextPointer: UInt64
+    /// S1Fmt: 0 linear, 1 2-level with 4 KiB leaves, 2 2-level with 64 KiB leaves.
+    public var format: UInt8
+    /// S1CDMax: log2 of the number of CDs; 0 means a single CD, no substreams.
+    public var cdMaxBits: UInt8
+    /// S1DSS: 0 terminate, 1 bypass stage 1, 2 use substream 0, for a transaction without SSID.
+    public var defaultSubstream: UInt8
+    public init(contextPointer: UInt64, format: UInt8, cdMaxBits: UInt8, defaultSubstream: UInt8) {
+        self.contextPointer = contextPointer; self.format = format
+        self.cdMaxBits = cdMaxBits; self.defaultSubstream = defaultSubstream
+    }
+}
+
+public struct Stage2Config: Sendable, Hashable {
+    public var vmid: UInt16
+    public var table: TranslationTableConfig
+    /// S2R: record faults.
+    public var recordFaults: Bool
+    /// S2S: stall faults.
+    public var stallFaults: Bool
+    /// S2PTW: protected table walk (stage-1 walks to Device memory fault).
+    public var protectedTableWalk: Bool
+    public init(vmid: UInt16, table: TranslationTableConfig, recordFaults: Bool, stallFaults: Bool,
+                protectedTableWalk: Bool) {
+        self.vmid = vmid; self.table = table; self.recordFaults = recordFaults
+        self.stallFaults = stallFaults; self.protectedTableWalk = protectedTableWalk
+    }
+}
+
+/// A validated CD, copied out of guest memory (IHI 0070 5.4).
+public struct ContextDescriptor: Sendable, Hashable {
+    public var asid: UInt16
+    /// TTB0 half (VA[55]=0); nil when EPD0=1 (walks of that half fault).
+    public var ttb0: TranslationTableConfig?
+    /// TTB1 half (VA[55]=1); nil when EPD1=1.
+    public var ttb1: TranslationTableConfig?
+    /// R: record faults.
+    public var recordFaults: Bool
+    /// A: abort (terminate) faulting transactions rather than stall them.
+    public var abortOnFault: Bool
+    /// S: stall faults.
+    public var stallFaults: Bool
+    /// WXN / UWXN: writable implies never-execute.
+    public var wxn: Bool
+    public var uwxn: Bool
+    /// AA64 (only AArch64 tables are supported; AA64=0 is ILLEGAL here).
+    public init(asid: UInt16, ttb0: TranslationTableConfig?, ttb1: TranslationTableConfig?,
+                recordFaults: Bool, abortOnFault: Bool, stallFaults: Bool, wxn: Bool, uwxn: Bool) {
+        self.asid = asid; self.ttb0 = ttb0; self.ttb1 = ttb1; self.recordFaults = recordFaults
+        self.abortOnFault = abortOnFault; self.stallFaults = stallFaults; self.wxn = wxn; self.uwxn = uwxn
+    }
+}

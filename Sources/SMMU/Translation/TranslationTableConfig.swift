@@ -1,0 +1,40 @@
+/// Translation granule, named by its size; raw value is log2(bytes).
+public enum Granule: UInt8, Sendable, Hashable, CaseIterable {
+    case size4K = 12, size16K = 14, size64K = 16
+    public var bits: UInt8 { rawValue }
+    /// Bits resolved per table level (descriptor index width).
+    public var strideBits: UInt8 { rawValue - 3 }
+}
+
+/// One stage's translation regime, as decoded from a CD half (stage 1) or an
+/// STE (stage 2), already validated by the decoder. The walker consumes this
+/// and knows nothing of STEs and CDs.
+public struct TranslationTableConfig: Sendable, Hashable {
+    public var granule: Granule
+    /// Input address size in bits (64 - TxSZ).
+    public var inputSizeBits: UInt8
+    /// Table base address (TTBx / S2TTB), aligned as the spec requires.
+    public var tableBase: UInt64
+    /// Stage 2 only: the initial lookup level from S2SL0 (and concatenation
+    /// follows from inputSizeBits). Nil for stage 1, where it follows from
+    /// the granule and the input size.
+    public var startLevel: Int8?
+    /// Effective output address size in bits: min(IPS or S2PS, SMMU_IDR5.OAS).
+    public var outputSizeBits: UInt8
+    /// Hardware update of the access flag (CD.HA / STE.S2HA, with IDR0.HTTU).
+    public var hardwareAccessFlag: Bool
+    /// Hardware update of dirty state (CD.HD / STE.S2HD, with IDR0.HTTU=2).
+    public var hardwareDirty: Bool
+    /// Access-flag faults disabled (CD.AFFD / STE.S2AFFD): AF=0 is treated as 1.
+    public var accessFlagFaultDisabled: Bool
+    /// Top-byte-ignore (CD.TBIx).
+    public var topByteIgnore: Bool
+    public init(granule: Granule, inputSizeBits: UInt8, tableBase: UInt64, startLevel: Int8? = nil,
+                outputSizeBits: UInt8, hardwareAccessFlag: Bool = false, hardwareDirty: Bool = false,
+                accessFlagFaultDisabled: Bool = false, topByteIgnore: Bool = false) {
+        self.granule = granule; self.inputSizeBits = inputSizeBits; self.tableBase = tableBase
+        self.startLevel = startLevel; self.outputSizeBits = outputSizeBits
+        self.hardwareAccessFlag = hardwareAccessFlag; self.hardwareDirty = hardwareDirty
+        self.accessFlagFaultDisabled = accessFlagFaultDisabled; self.topByteIgnore = topByteIgnore
+    }
+}

@@ -1,0 +1,2 @@
+import VSMMUServer
+print("vsmmu: not yet")
