@@ -78,7 +78,7 @@ enum Off {
 }
 
 /// A ControlUnit over 1 MiB of RAM at `ramBase`, with recording doubles.
-final class ControlHarness {
+final class ControlHarness: @unchecked Sendable {
     static let ramBase: UInt64 = 0x8000_0000
     static let ramSize = 1 << 20
     let ram: UnsafeMutableRawPointer
