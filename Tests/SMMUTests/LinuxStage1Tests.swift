@@ -38,7 +38,7 @@ struct LinuxStage1Tests {
                       PT4K.pageDescriptor(base + 0x80_0000, PT4K.af | PT4K.innerShareable | PT4K.apEL0 | PT4K.uxn))
         d.ram.writeWords(cd, linuxCD(ttb0: pgd))
         d.writeSTE(sid: sid, stage1STE(cd: cd))
-        #expect(d.submit([Cmd.cfgiSTE(sid)]))
+        #expect(d.submit([DriverCmd.cfgiSTE(sid)]))
         return (d, pgd, l3)
     }
 
@@ -85,7 +85,7 @@ struct LinuxStage1Tests {
             Issue.record("mapping should translate"); return
         }
         d.ram.write64(l3 + PT4K.index(iova, level: 3) * 8, 0)    // unmap
-        #expect(d.submit([Cmd.tlbiNHVA(asid: asid, address: iova)]))
+        #expect(d.submit([DriverCmd.tlbiNHVA(asid: asid, address: iova)]))
         guard case .fault(let f) = d.smmu.translate(TranslationRequest(streamID: sid, address: iova)) else {
             Issue.record("stale translation used after TLBI + SYNC"); return
         }

@@ -6,7 +6,7 @@
 final class LinuxLikeDriver {
     let smmu: SMMUv3
     let ram: TestRAM
-    let host: RecordingHost
+    let host: DriverHost
     // Layout of the driver's structures in guest RAM.
     let cmdq: UInt64, cmdqLog2: UInt64 = 8
     let eventq: UInt64, eventqLog2: UInt64 = 7
@@ -17,7 +17,7 @@ final class LinuxLikeDriver {
 
     init(configuration: SMMUConfiguration = .init()) throws {
         ram = TestRAM()
-        host = RecordingHost()
+        host = DriverHost()
         host.ram = ram
         smmu = try SMMUv3(configuration: configuration, memory: ram.memory, host: host)
         cmdq = ram.base + 0x10_0000
@@ -48,7 +48,7 @@ final class LinuxLikeDriver {
         write64(Reg.PRIQ_BASE, priq | priqLog2 | 1 << 62)
         write32(Reg.PRIQ_PROD, 0); write32(Reg.PRIQ_CONS, 0)
         guard enable(CR0.CMDQEN) else { return false }
-        guard submit([Cmd.cfgiAll, Cmd.tlbiNSNHAll]) else { return false }
+        guard submit([DriverCmd.cfgiAll, DriverCmd.tlbiNSNHAll]) else { return false }
         guard enable(CR0.EVTQEN), enable(CR0.PRIQEN) else { return false }
         write32(Reg.IRQ_CTRL, 0b111)                                 // GERROR, PRIQ, EVENTQ IRQEN
         guard read32(Reg.IRQ_CTRLACK) == 0b111 else { return false }
@@ -63,7 +63,7 @@ final class LinuxLikeDriver {
         var all = commands
         let syncIndex = cmdProd + UInt64(all.count)
         let syncSlot = cmdq + (syncIndex & mask) * 16
-        all.append(Cmd.sync(cs: 1, msiData: 0, msiAddress: syncSlot))
+        all.append(DriverCmd.sync(cs: 1, msiData: 0, msiAddress: syncSlot))
         for c in all {
             ram.writeWords(cmdq + (cmdProd & mask) * 16, c)
             cmdProd = (cmdProd + 1) & ((mask << 1) | 1)          // index + wrap bit

@@ -27,7 +27,7 @@ final class TestRAM: @unchecked Sendable {
 
 /// Host signals that record everything, write MSIs that land in RAM into
 /// RAM (as the backend does), and complete every synchronize at once.
-final class RecordingHost: HostSignals, @unchecked Sendable {
+final class DriverHost: HostSignals, @unchecked Sendable {
     struct Log {
         var interrupts: [SMMUInterruptLine] = []
         var msis: [(UInt64, UInt32)] = []
@@ -73,7 +73,7 @@ enum CR0 {
 }
 
 /// Command encodings (chapter 4), built from the spec's field tables.
-enum Cmd {
+enum DriverCmd {
     static func sync(cs: UInt64, msiData: UInt32 = 0, msiAddress: UInt64 = 0) -> [UInt64] {
         // CMD_SYNC 0x46: CS [13:12], MSH [23:22]=inner shareable(3), MSIAttr [27:24], MSIData [63:32]; MSIAddr [51:2].
         [0x46 | cs << 12 | 3 << 22 | 0xF << 24 | UInt64(msiData) << 32, msiAddress & 0x000F_FFFF_FFFF_FFFC]
