@@ -13,6 +13,9 @@ final class WalkerRAM: GuestMemory, @unchecked Sendable {
     var casAttempts = 0
     /// Called before each compareExchange64 with its address.
     var beforeCAS: ((UInt64) -> Void)?
+    /// Makes every compareExchange64 abort (nil), like an update to memory
+    /// that does not support atomics.
+    var casAborts = false
 
     init() {
         buffer = UnsafeMutableRawPointer.allocate(byteCount: Self.size, alignment: 1 << 16)
@@ -31,6 +34,7 @@ final class WalkerRAM: GuestMemory, @unchecked Sendable {
     func compareExchange64(at address: UInt64, expected: UInt64, desired: UInt64) -> UInt64? {
         casAttempts += 1
         beforeCAS?(address)
+        if casAborts { return nil }
         return inner.compareExchange64(at: address, expected: expected, desired: desired)
     }
 
