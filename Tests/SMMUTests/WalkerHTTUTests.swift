@@ -85,6 +85,10 @@ import Testing
         #expect(s1Walk(Self.va, cfg(ha: true), ram1, access: .write).fault?.type == .F_PERMISSION)
         #expect(ram1[Self.l3Entry] == clean)
 
+        // {HD, HA} = 0b10 is reserved and behaves as 0b00 (CD.HA, 5.4).
+        #expect(s1Walk(Self.va, cfg(hd: true), ram1, access: .write).fault?.type == .F_PERMISSION)
+        #expect(ram1[Self.l3Entry] == clean)
+
         let ram2 = ram(leaf: clean)
         ram2[ram0 + 0x11000 + 6 * 8] = Desc.table(ram0 + 0x12000, Desc.apTableNoWrite)
         #expect(s1Walk(Self.va, cfg(ha: true, hd: true), ram2, access: .write).fault?.type == .F_PERMISSION)

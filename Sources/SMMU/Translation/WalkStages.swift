@@ -92,6 +92,13 @@ extension PageTableWalker {
         return .failure(site.fault(.F_TRANSLATION, level: 3))
     }
 
+    /// {HD, HA} = 0b10 is reserved and behaves as HTTU disabled (CD.HA, 5.4;
+    /// STE.S2HA likewise), so dirty state is managed only together with AF.
+    @inline(__always)
+    static func dirtyStateManaged(_ config: TranslationTableConfig) -> Bool {
+        config.hardwareDirty && config.hardwareAccessFlag
+    }
+
     // MARK: Stage 1
 
     static func stage1Walk(address: UInt64, access: AccessType, regime: Stage1Regime,
@@ -140,7 +147,7 @@ extension PageTableWalker {
                 // makes it dirty by clearing AP[2], if nothing else forbids it.
                 let dirtied = WalkPermissions.stage1(descriptor: descriptor, tableAttributes: leaf.tableAttributes,
                                                      readOnly: false, regime: regime)
-                guard access.contains(.write), readOnly, config.hardwareDirty, descriptor & D.dbm != 0,
+                guard access.contains(.write), readOnly, dirtyStateManaged(config), descriptor & D.dbm != 0,
                       dirtied.allows(access) else {
                     return .failure(site.fault(.F_PERMISSION, level: leaf.level))
                 }
@@ -211,7 +218,7 @@ extension PageTableWalker {
             if !permissions.allows(access) {
                 // Writable-clean (DBM = 1, S2AP[1] = 0) with STE.S2HD: set S2AP[1].
                 let dirtied = WalkPermissions.stage2(descriptor: descriptor, writable: true)
-                guard access.contains(.write), !writable, config.hardwareDirty, descriptor & D.dbm != 0,
+                guard access.contains(.write), !writable, dirtyStateManaged(config), descriptor & D.dbm != 0,
                       dirtied.allows(access) else {
                     return .failure(site.fault(.F_PERMISSION, level: leaf.level))
                 }
