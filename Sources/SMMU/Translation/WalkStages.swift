@@ -1,0 +1,240 @@
+/// The two stages of the walk: locating the leaf descriptor (shared), then
+/// each stage's leaf checks in the architecture's priority order: Address
+/// size, Access flag, Permission (Arm ARM fault prioritization), followed
+/// by the HTTU update when one is needed.
+extension PageTableWalker {
+    private typealias D = PageTableDescriptor
+
+    /// Where one stage's walk found its block or page descriptor.
+    struct WalkLeaf {
+        /// The copy of the descriptor every check is made on.
+        var descriptor: UInt64
+        /// Physical address it was read from (where an HTTU update goes).
+        var descriptorAddress: UInt64
+        /// Address before stage 2 (an IPA under nesting, else == PA).
+        var descriptorIPA: UInt64
+        var level: Int8
+        /// log2 of the block or page size.
+        var shift: UInt8
+        /// OR of the hierarchical attributes of the stage-1 tables walked.
+        var tableAttributes: UInt64
+    }
+
+    /// Who reports a fault: stage 1 (S2 = 0, CLASS = IN, except F_WALK_EABT,
+    /// which is CLASS = TT, 7.3.12) or stage 2 for a given class and IPA.
+    struct FaultSite {
+        var stage2: Bool
+        var faultClass: FaultClass
+        var ipa: UInt64
+
+        static let stage1 = FaultSite(stage2: false, faultClass: .input, ipa: 0)
+
+        func fault(_ type: EventType, level: Int8, fetchAddress: UInt64 = 0) -> WalkFault {
+            let cls: FaultClass = (type == .F_WALK_EABT && !stage2) ? .tableWalk : faultClass
+            return WalkFault(type: type, stage2: stage2, faultClass: cls, ipa: ipa,
+                             fetchAddress: fetchAddress, level: level)
+        }
+    }
+
+    /// Walks the tables of one stage from `base` down to the block or page
+    /// that maps `input` (already reduced to the stage's input size). With
+    /// `tableStage2`, every descriptor address is an IPA translated by stage 2
+    /// first (nested walk); a stage-2 fault there is returned as is (S2 = 1,
+    /// CLASS = TT, IPA = the stage-1 descriptor address).
+    static func findLeaf(input: UInt64, geometry: WalkGeometry, base: UInt64, outputSizeBits: UInt8,
+                         site: FaultSite, tableStage2: TranslationTableConfig?,
+                         memory: any GuestMemory) -> Result<WalkLeaf, WalkFault> {
+        var table = geometry.alignedBase(base)
+        // The decoder rejects an out-of-range TTB (C_BAD_CD / C_BAD_STE, 3.4.3);
+        // this is the walker's own guard.
+        guard D.fits(table, outputSizeBits: min(outputSizeBits, D.maxOutputBits)) else {
+            return .failure(site.fault(.F_ADDR_SIZE, level: geometry.startLevel))
+        }
+        var attributes: UInt64 = 0
+        var level = geometry.startLevel
+        // At most 4 iterations: the level only grows.
+        while level <= 3 {
+            let shift = geometry.shift(at: level)
+            let indexMask = (UInt64(1) << UInt64(geometry.indexBits(at: level))) &- 1
+            let index = (input >> UInt64(shift)) & indexMask
+            let descriptorIPA = table | (index << 3)
+            var descriptorPA = descriptorIPA
+            if let s2 = tableStage2 {
+                switch stage2Walk(ipa: descriptorIPA, access: [], config: s2, faultClass: .tableWalk, memory: memory) {
+                case .failure(let fault): return .failure(fault)
+                case .success(let out): descriptorPA = out.outputAddress
+                }
+            }
+            guard let descriptor = memory.read64(at: descriptorPA) else {
+                return .failure(site.fault(.F_WALK_EABT, level: level, fetchAddress: descriptorPA))
+            }
+            guard descriptor & D.valid != 0 else { return .failure(site.fault(.F_TRANSLATION, level: level)) }
+            let isTableOrPage = descriptor & D.tableOrPage != 0
+            if level < 3 && isTableOrPage {
+                let next = D.address(descriptor, lowBit: geometry.granuleBits)
+                guard D.fits(next, outputSizeBits: outputSizeBits) else {
+                    return .failure(site.fault(.F_ADDR_SIZE, level: level))
+                }
+                if !site.stage2 { attributes |= descriptor & D.hierarchicalAttributes }
+                table = next
+                level += 1
+                continue
+            }
+            // A block where the granule allows none, or a level-3 descriptor
+            // with bits[1:0] == 01 (reserved), is invalid.
+            guard level < 3 ? geometry.blockAllowed(at: level) : isTableOrPage else {
+                return .failure(site.fault(.F_TRANSLATION, level: level))
+            }
+            return .success(WalkLeaf(descriptor: descriptor, descriptorAddress: descriptorPA,
+                                     descriptorIPA: descriptorIPA, level: level, shift: shift,
+                                     tableAttributes: attributes))
+        }
+        return .failure(site.fault(.F_TRANSLATION, level: 3))
+    }
+
+    /// {HD, HA} = 0b10 is reserved and behaves as HTTU disabled (CD.HA, 5.4;
+    /// STE.S2HA likewise), so dirty state is managed only together with AF.
+    @inline(__always)
+    static func dirtyStateManaged(_ config: TranslationTableConfig) -> Bool {
+        config.hardwareDirty && config.hardwareAccessFlag
+    }
+
+    // MARK: Stage 1
+
+    static func stage1Walk(address: UInt64, access: AccessType, regime: Stage1Regime,
+                           stage2: TranslationTableConfig?, memory: any GuestMemory) -> Result<StageOutput, WalkFault> {
+        let site = FaultSite.stage1
+        // VA[55] selects TTB1 (3.4.1); a single-range (EL2) regime has TTB0 only.
+        let upper = !regime.el2 && (address >> 55) & 1 == 1
+        guard let config = upper ? regime.ttb1 : regime.ttb0,
+              let geometry = WalkGeometry.stage1(config) else {
+            return .failure(site.fault(.F_TRANSLATION, level: 0))
+        }
+        // VA[AddrTop:N] must all equal VA[55] (AddrTop = 55 with TBI, else 63).
+        let n = UInt64(geometry.inputSizeBits)
+        let width: UInt64 = (config.topByteIgnore ? 56 : 64) - n
+        let ones = (UInt64(1) << width) &- 1
+        guard (address >> n) & ones == (upper ? ones : 0) else {
+            return .failure(site.fault(.F_TRANSLATION, level: geometry.startLevel))
+        }
+        let input = address & ((UInt64(1) << n) &- 1)
+        var fallback = site.fault(.F_ACCESS, level: geometry.startLevel)
+        for _ in 0..<maxUpdateAttempts {
+            let leaf: WalkLeaf
+            switch findLeaf(input: input, geometry: geometry, base: config.tableBase,
+                            outputSizeBits: config.outputSizeBits, site: site, tableStage2: stage2, memory: memory) {
+            case .failure(let fault): return .failure(fault)
+            case .success(let l): leaf = l
+            }
+            let descriptor = leaf.descriptor
+            let output = D.address(descriptor, lowBit: leaf.shift)
+            guard D.fits(output, outputSizeBits: config.outputSizeBits) else {
+                return .failure(site.fault(.F_ADDR_SIZE, level: leaf.level))
+            }
+            var set: UInt64 = 0, clear: UInt64 = 0
+            if descriptor & D.accessFlag == 0 {
+                // CD.AFFD is IGNORED when CD.HA == 1 (5.4).
+                if config.hardwareAccessFlag { set |= D.accessFlag }
+                else if !config.accessFlagFaultDisabled {
+                    return .failure(site.fault(.F_ACCESS, level: leaf.level))
+                }
+            }
+            let readOnly = descriptor & D.ap2 != 0
+            var permissions = WalkPermissions.stage1(descriptor: descriptor, tableAttributes: leaf.tableAttributes,
+                                                     readOnly: readOnly, regime: regime)
+            if !permissions.allows(access) {
+                // Writable-clean (DBM = 1, AP[2] = 1) with CD.HD: the write
+                // makes it dirty by clearing AP[2], if nothing else forbids it.
+                let dirtied = WalkPermissions.stage1(descriptor: descriptor, tableAttributes: leaf.tableAttributes,
+                                                     readOnly: false, regime: regime)
+                guard access.contains(.write), readOnly, dirtyStateManaged(config), descriptor & D.dbm != 0,
+                      dirtied.allows(access) else {
+                    return .failure(site.fault(.F_PERMISSION, level: leaf.level))
+                }
+                permissions = dirtied
+                clear = D.ap2
+            }
+            let out = StageOutput(outputAddress: output | (input & ((UInt64(1) << UInt64(leaf.shift)) &- 1)),
+                                  blockLog2: leaf.shift, permissions: permissions)
+            if set == 0 && clear == 0 { return .success(out) }
+
+            // HTTU. Under nesting the update is a write through stage 2 to the
+            // descriptor's IPA, which stage 2 must permit (7.3.16, TTRnW = 0).
+            var updateAddress = leaf.descriptorAddress
+            if let stage2 {
+                switch stage2Walk(ipa: leaf.descriptorIPA, access: .write, config: stage2,
+                                  faultClass: .tableWalk, memory: memory) {
+                case .failure(var fault):
+                    fault.descriptorWrite = true
+                    return .failure(fault)
+                case .success(let s2): updateAddress = s2.outputAddress
+                }
+            }
+            guard let old = memory.compareExchange64(at: updateAddress, expected: descriptor,
+                                                     desired: (descriptor | set) & ~clear) else {
+                return .failure(site.fault(.F_WALK_EABT, level: leaf.level, fetchAddress: updateAddress))
+            }
+            if old == descriptor { return .success(out) }
+            // Lost a race with a writer of the descriptor: walk again.
+            fallback = site.fault(set != 0 ? .F_ACCESS : .F_PERMISSION, level: leaf.level)
+        }
+        return .failure(fallback)
+    }
+
+    // MARK: Stage 2
+
+    static func stage2Walk(ipa: UInt64, access: AccessType, config: TranslationTableConfig,
+                           faultClass: FaultClass, memory: any GuestMemory) -> Result<StageOutput, WalkFault> {
+        let site = FaultSite(stage2: true, faultClass: faultClass, ipa: ipa)
+        guard let geometry = WalkGeometry.stage2(config) else {
+            return .failure(site.fault(.F_TRANSLATION, level: config.startLevel ?? 0))
+        }
+        // An IPA outside the S2T0SZ range is a stage-2 Translation fault (3.4).
+        guard ipa >> UInt64(geometry.inputSizeBits) == 0 else {
+            return .failure(site.fault(.F_TRANSLATION, level: geometry.startLevel))
+        }
+        var fallback = site.fault(.F_ACCESS, level: geometry.startLevel)
+        for _ in 0..<maxUpdateAttempts {
+            let leaf: WalkLeaf
+            switch findLeaf(input: ipa, geometry: geometry, base: config.tableBase,
+                            outputSizeBits: config.outputSizeBits, site: site, tableStage2: nil, memory: memory) {
+            case .failure(let fault): return .failure(fault)
+            case .success(let l): leaf = l
+            }
+            let descriptor = leaf.descriptor
+            let output = D.address(descriptor, lowBit: leaf.shift)
+            guard D.fits(output, outputSizeBits: config.outputSizeBits) else {
+                return .failure(site.fault(.F_ADDR_SIZE, level: leaf.level))
+            }
+            var set: UInt64 = 0
+            if descriptor & D.accessFlag == 0 {
+                if config.hardwareAccessFlag { set |= D.accessFlag }
+                else if !config.accessFlagFaultDisabled {
+                    return .failure(site.fault(.F_ACCESS, level: leaf.level))
+                }
+            }
+            let writable = descriptor & D.s2apWrite != 0
+            var permissions = WalkPermissions.stage2(descriptor: descriptor, writable: writable)
+            if !permissions.allows(access) {
+                // Writable-clean (DBM = 1, S2AP[1] = 0) with STE.S2HD: set S2AP[1].
+                let dirtied = WalkPermissions.stage2(descriptor: descriptor, writable: true)
+                guard access.contains(.write), !writable, dirtyStateManaged(config), descriptor & D.dbm != 0,
+                      dirtied.allows(access) else {
+                    return .failure(site.fault(.F_PERMISSION, level: leaf.level))
+                }
+                permissions = dirtied
+                set |= D.s2apWrite
+            }
+            let out = StageOutput(outputAddress: output | (ipa & ((UInt64(1) << UInt64(leaf.shift)) &- 1)),
+                                  blockLog2: leaf.shift, permissions: permissions)
+            if set == 0 { return .success(out) }
+            guard let old = memory.compareExchange64(at: leaf.descriptorAddress, expected: descriptor,
+                                                     desired: descriptor | set) else {
+                return .failure(site.fault(.F_WALK_EABT, level: leaf.level, fetchAddress: leaf.descriptorAddress))
+            }
+            if old == descriptor { return .success(out) }
+            fallback = site.fault(set & D.accessFlag != 0 ? .F_ACCESS : .F_PERMISSION, level: leaf.level)
+        }
+        return .failure(fallback)
+    }
+}
