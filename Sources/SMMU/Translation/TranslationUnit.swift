@@ -88,7 +88,7 @@ final class TranslationUnit: CacheMaintenance, @unchecked Sendable {
         let generation = tlb.generation
         // Only EL2 without E2H is a single-range, single-privilege regime.
         let singleRange = stream.streamWorld == .el2
-        let regime = context.map { Stage1Regime(ttb0: $0.ttb0, ttb1: $0.ttb1, wxn: $0.wxn, uwxn: $0.uwxn, el2: singleRange) }
+        let regime = context.map { Stage1Regime(ttb0: $0.ttb0, ttb1: $0.ttb1, wxn: $0.wxn, uwxn: $0.uwxn, el2: singleRange, pan: $0.pan) }
         switch PageTableWalker.walk(address: request.address, access: request.access, stage1: regime,
                                     stage2: stream.stage2?.table, memory: memory) {
         case .success(let walk):
@@ -179,6 +179,9 @@ final class TranslationUnit: CacheMaintenance, @unchecked Sendable {
         event.stage2 = fault.stage2
         event.faultClass = fault.faultClass
         event.address2 = fault.type == .F_WALK_EABT ? fault.fetchAddress : (fault.stage2 ? fault.ipa : 0)
+        // TTRnW (7.3.11-13): for a fault on a stage-1 descriptor access, 1 = a
+        // read of it, 0 = a hardware update (write) of it.
+        if fault.faultClass == .tableWalk && !fault.descriptorWrite { event.extra |= 1 }
 
         // CD.R / STE.S2R gate only the four translation-related faults; an
         // external abort on a walk is always recorded (3.12).
@@ -202,8 +205,13 @@ final class TranslationUnit: CacheMaintenance, @unchecked Sendable {
         if stall, configuration.stallModel != .terminateOnly, let stag = events.allocateStall(streamID: request.streamID) {
             event.stall = true
             event.stag = stag
-            events.record(event)   // a stalled fault is always recorded, whatever R says
-            return .fault(TranslationFault(event: event, type: fault.type, stalled: true, stag: stag))
+            // A stalled fault is always recorded, whatever R says; if the
+            // record is lost (queue off or full) the transaction terminates.
+            if events.record(event) {
+                return .fault(TranslationFault(event: event, type: fault.type, stalled: true, stag: stag))
+            }
+            events.releaseStall(streamID: request.streamID, stag: stag)
+            return .fault(TranslationFault(event: nil, type: fault.type))
         }
         return recordAndFault(event, request, record: record)
     }
