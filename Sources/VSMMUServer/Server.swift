@@ -1,1 +1,1 @@
-import VSMMUCAPI
+import CVSMMU
