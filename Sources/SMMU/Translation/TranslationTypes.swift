@@ -80,7 +80,8 @@ public struct Translation: Sendable, Hashable {
 
     /// The output address for `address`, which must lie in the block.
     public func output(for address: UInt64) -> UInt64 {
-        outputBase | (address & (size &- 1))
+        let mask: UInt64 = sizeLog2 >= 64 ? .max : (UInt64(1) << sizeLog2) &- 1
+        return outputBase | (address & mask)
     }
 }
 

@@ -1,0 +1,50 @@
+# vSMMU: the README's two commands are `make run` and `make test`.
+# Heavy artefacts (QEMU, guest kernel, initramfs) are cached under
+# $(VSMMU_CACHE) (default ~/.cache/vsmmu), keyed by their inputs.
+SHELL := /bin/bash
+.ONESHELL:
+.SHELLFLAGS := -euo pipefail -c
+
+SWIFT_RELEASE := swift build -c release
+BOOT := scripts/boot-guest
+
+.PHONY: all build run test test-unit test-guest bench bench-model bench-socket qemu kernel initramfs clean
+
+all: build
+
+build:
+	$(SWIFT_RELEASE) --product vsmmu
+
+qemu:
+	scripts/build-qemu.sh
+
+kernel:
+	scripts/fetch-kernel.sh
+
+initramfs:
+	scripts/build-initramfs.sh
+
+# Main job: build everything, boot the Linux guest against the vsmmu backend,
+# print the SMMU probe lines and the DMA check.
+run: build qemu kernel initramfs
+	$(BOOT) --iommu vsmmu --append "vsmmu.test=smmu-probe,dma-integrity"
+
+# Every test: unit and socket tests, then the guest suite.
+test: test-unit test-guest
+
+test-unit:
+	swift build --build-tests
+	swift test
+
+test-guest: build qemu kernel initramfs
+	scripts/guest-suite
+
+bench: bench-model bench-socket
+	scripts/bench-guest
+
+bench-model bench-socket:
+	$(SWIFT_RELEASE) --product vsmmu-bench
+	"$$(swift build -c release --show-bin-path)/vsmmu-bench" $(if $(filter bench-model,$@),model,socket)
+
+clean:
+	rm -rf .build

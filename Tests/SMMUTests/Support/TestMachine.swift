@@ -1,0 +1,86 @@
+import Synchronization
+@testable import SMMU
+
+/// A guest-memory buffer at a fixed guest physical base, for tests.
+final class TestRAM: @unchecked Sendable {
+    let base: UInt64
+    let size: Int
+    let buffer: UnsafeMutableRawPointer
+    let memory = RegionGuestMemory()
+
+    init(base: UInt64 = 0x4000_0000, size: Int = 32 << 20) {
+        self.base = base; self.size = size
+        buffer = UnsafeMutableRawPointer.allocate(byteCount: size, alignment: 1 << 16)
+        buffer.initializeMemory(as: UInt8.self, repeating: 0, count: size)
+        try! memory.add(.init(guestAddress: base, size: UInt64(size), host: buffer))
+    }
+    deinit { buffer.deallocate() }
+
+    func write64(_ address: UInt64, _ value: UInt64) { precondition(memory.write64(at: address, value)) }
+    func read64(_ address: UInt64) -> UInt64 { memory.read64(at: address)! }
+    func read32(_ address: UInt64) -> UInt32 { memory.read32(at: address)! }
+    func writeWords(_ address: UInt64, _ words: [UInt64]) { precondition(memory.writeWords(at: address, words)) }
+}
+
+/// Host signals that record everything, write MSIs that land in RAM into
+/// RAM (as the backend does), and complete every synchronize at once.
+final class RecordingHost: HostSignals, @unchecked Sendable {
+    struct Log {
+        var interrupts: [SMMUInterruptLine] = []
+        var msis: [(UInt64, UInt32)] = []
+        var invalidations: [HostInvalidation] = []
+        var syncs = 0
+        var responses: [PageResponse] = []
+        var stalls: [(UInt32, UInt16, Bool)] = []
+    }
+    let log = Mutex(Log())
+    weak var ram: TestRAM?
+    var syncResult = true
+
+    func raiseInterrupt(_ line: SMMUInterruptLine) { log.withLock { $0.interrupts.append(line) } }
+    func writeMSI(address: UInt64, data: UInt32) {
+        log.withLock { $0.msis.append((address, data)) }
+        _ = ram?.memory.write32(at: address, data)
+    }
+    func invalidate(_ invalidation: HostInvalidation) { log.withLock { $0.invalidations.append(invalidation) } }
+    func synchronize() -> Bool { log.withLock { $0.syncs += 1 }; return syncResult }
+    func deliverPageResponse(_ response: PageResponse) { log.withLock { $0.responses.append(response) } }
+    func resolveStall(streamID: UInt32, stag: UInt16, retry: Bool) {
+        log.withLock { $0.stalls.append((streamID, stag, retry)) }
+    }
+}
+
+/// Register offsets (IHI 0070 6.2, the register map).
+enum Reg {
+    static let IDR0: UInt64 = 0x0, IDR1: UInt64 = 0x4, IDR5: UInt64 = 0x14
+    static let CR0: UInt64 = 0x20, CR0ACK: UInt64 = 0x24, CR1: UInt64 = 0x28, CR2: UInt64 = 0x2C
+    static let GBPA: UInt64 = 0x44, IRQ_CTRL: UInt64 = 0x50, IRQ_CTRLACK: UInt64 = 0x54
+    static let GERROR: UInt64 = 0x60, GERRORN: UInt64 = 0x64
+    static let STRTAB_BASE: UInt64 = 0x80, STRTAB_BASE_CFG: UInt64 = 0x88
+    static let CMDQ_BASE: UInt64 = 0x90, CMDQ_PROD: UInt64 = 0x98, CMDQ_CONS: UInt64 = 0x9C
+    static let EVENTQ_BASE: UInt64 = 0xA0, EVENTQ_IRQ_CFG0: UInt64 = 0xB0
+    static let EVENTQ_PROD: UInt64 = 0x100A8, EVENTQ_CONS: UInt64 = 0x100AC
+    static let PRIQ_BASE: UInt64 = 0xC0, PRIQ_PROD: UInt64 = 0x100C8, PRIQ_CONS: UInt64 = 0x100CC
+}
+
+/// CR0 bits (6.3.9).
+enum CR0 {
+    static let SMMUEN: UInt64 = 1 << 0, PRIQEN: UInt64 = 1 << 1, EVTQEN: UInt64 = 1 << 2
+    static let CMDQEN: UInt64 = 1 << 3, ATSCHK: UInt64 = 1 << 4
+}
+
+/// Command encodings (chapter 4), built from the spec's field tables.
+enum Cmd {
+    static func sync(cs: UInt64, msiData: UInt32 = 0, msiAddress: UInt64 = 0) -> [UInt64] {
+        // CMD_SYNC 0x46: CS [13:12], MSH [23:22]=inner shareable(3), MSIAttr [27:24], MSIData [63:32]; MSIAddr [51:2].
+        [0x46 | cs << 12 | 3 << 22 | 0xF << 24 | UInt64(msiData) << 32, msiAddress & 0x000F_FFFF_FFFF_FFFC]
+    }
+    static let cfgiAll: [UInt64] = [0x04, 31]                 // CFGI_STE_RANGE with Range=31
+    static let tlbiNSNHAll: [UInt64] = [0x30, 0]
+    static func cfgiSTE(_ sid: UInt32) -> [UInt64] { [0x03 | UInt64(sid) << 32, 1] }
+    static func cfgiCD(_ sid: UInt32, ssid: UInt32) -> [UInt64] { [0x05 | UInt64(ssid) << 12 | UInt64(sid) << 32, 1] }
+    static func tlbiNHVA(asid: UInt16, vmid: UInt16 = 0, address: UInt64, leaf: Bool = true) -> [UInt64] {
+        // TLBI_NH_VA 0x12: VMID [47:32], ASID [63:48]; Leaf bit 0, Address [63:12].
+        [0x12 | UInt64(vmid) << 32 | UInt64(asid) << 48, (address & ~0xFFF) | (leaf ? 1 : 0)]
+    }
+}
