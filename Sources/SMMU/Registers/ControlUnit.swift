@@ -1,25 +1,101 @@
 import Synchronization
 
-/// The register file, command/event/PRI queues, GERROR and interrupts.
-/// STUB: to be replaced by the register/queue implementation.
+/// The register file, command/event/PRI queues, GERROR and interrupts
+/// (IHI 0070 chapters 4, 6.3, 7, 8).
+///
+/// Locks: `registers` guards every register value and queue pointer; it is
+/// held for a register access, one queue record write, or one command's
+/// bookkeeping, never across HostSignals calls or command execution.
+/// `published` holds the ControlState snapshot the translation path reads;
+/// it is only written under `registers`, so snapshots follow register order.
+/// `runner` makes sure one thread at a time consumes the command queue.
 final class ControlUnit: EventSink, @unchecked Sendable {
     let configuration: SMMUConfiguration
     let memory: any GuestMemory
     let host: any HostSignals
     weak var caches: (any CacheMaintenance)?
-    private let state = Mutex(ControlState())
+    let ids: IDRegisters
+
+    let registers: Mutex<ControlRegisters>
+    private let published = Mutex(ControlState())
+    let stalls = Mutex(StallTable())
+    let runner = Mutex(CommandRunnerState())
 
     init(configuration: SMMUConfiguration, memory: any GuestMemory, host: any HostSignals) {
         self.configuration = configuration; self.memory = memory; self.host = host
+        ids = IDRegisters(configuration)
+        registers = Mutex(ControlRegisters(layout: RegisterLayout(ids: ids), configuration: configuration))
     }
 
-    var controlState: ControlState { state.withLock { $0 } }
-    func record(_ event: EventRecord) -> Bool { false }
-    func read(offset: UInt64, size: Int) -> UInt64 { 0 }
-    func write(offset: UInt64, size: Int, value: UInt64) -> MMIOWriteEffect { [] }
-    func processCommands() {}
-    func pageRequest(_ request: PageRequest) -> PageRequestOutcome { .dropped }
-    func reset() {}
+    var controlState: ControlState { published.withLock { $0 } }
+
+    // MARK: MMIO
+
+    /// Valid accesses: 4 or 8 bytes, naturally aligned, inside pages 0 and 1.
+    private func valid(_ offset: UInt64, _ size: Int) -> Bool {
+        (size == 4 || size == 8) && offset % UInt64(size) == 0 && offset &+ UInt64(size) <= SMMUv3.mmioSize
+    }
+
+    func read(offset: UInt64, size: Int) -> UInt64 {
+        guard valid(offset, size) else { return 0 }
+        let o = UInt32(offset)
+        return registers.withLock { r in
+            size == 4 ? UInt64(r.read32(o)) : UInt64(r.read32(o)) | UInt64(r.read32(o + 4)) << 32
+        }
+    }
+
+    func write(offset: UInt64, size: Int, value: UInt64) -> MMIOWriteEffect {
+        guard valid(offset, size) else { return [] }
+        let o = UInt32(offset)
+        var out = PendingSignals()
+        registers.withLock { r in
+            r.write32(o, UInt32(truncatingIfNeeded: value), &out)
+            if size == 8 { r.write32(o + 4, UInt32(truncatingIfNeeded: value >> 32), &out) }
+            publish(r)
+        }
+        deliver(out)
+        return out.effect
+    }
+
+    /// Called with `registers` held.
+    private func publish(_ r: ControlRegisters) {
+        let s = r.controlState
+        published.withLock { if $0 != s { $0 = s } }
+    }
+
+    func deliver(_ out: PendingSignals) {
+        if out.invalidateAll {
+            caches?.invalidateStreams(nil)
+            host.invalidate(.all)
+        }
+        out.deliver(to: host)
+    }
+
+    // MARK: reset
+
+    /// Registers to their reset values, queues empty (pointers 0), stalls
+    /// terminated. Guest memory is untouched.
+    func reset() {
+        registers.withLock { r in
+            r.reset()
+            publish(r)
+        }
+        let freed = stalls.withLock { $0.releaseAll(streamID: nil) }
+        for (sid, stag) in freed { host.resolveStall(streamID: sid, stag: stag, retry: false) }
+        host.invalidate(.all)
+    }
+
+    // MARK: stall
+
     /// Allocates a stall tag for a stalled transaction (nil: cannot stall).
-    func allocateStall(streamID: UInt32) -> UInt16? { nil }
+    func allocateStall(streamID: UInt32) -> UInt16? {
+        guard configuration.stallModel != .terminateOnly else { return nil }
+        return stalls.withLock { $0.allocate(streamID: streamID) }
+    }
+
+    /// Returns a tag whose stall event could not be recorded (the caller
+    /// terminates the transaction itself).
+    func releaseStall(streamID: UInt32, stag: UInt16) {
+        _ = stalls.withLock { $0.release(streamID: streamID, stag: stag) }
+    }
 }

@@ -24,7 +24,23 @@ public struct StreamConfig: Sendable, Hashable {
     public var mev = false
     /// STE.S1STALLD: stage-1 stalls disabled.
     public var s1StallDisabled = false
+    /// The StreamWorld (IHI 0070 3.3.3, 5.2 STRW): from STE.STRW and
+    /// SMMU_CR2.E2H for a stage-1-only STE, NS-EL1 otherwise.
+    public var streamWorld: StreamWorld = .el1
+    /// VMID tagging this stream's TLB entries (STE.S2VMID): set when the
+    /// StreamWorld is NS-EL1, a stage translates and the SMMU implements
+    /// stage 2 (also for stage-1-only STEs); nil when S2VMID is IGNORED.
+    public var vmidTag: UInt16?
     public init(mode: Mode) { self.mode = mode }
+
+    public enum StreamWorld: Sendable, Hashable {
+        /// NS-EL1: ASID and VMID tagged, two VA halves (TTB0/TTB1).
+        case el1
+        /// NS-EL2 (STRW=0b10, CR2.E2H=0): no ASID, TTB0 only, CD.EPDx IGNORED.
+        case el2
+        /// NS-EL2-E2H (STRW=0b10, CR2.E2H=1): ASID tagged, two VA halves.
+        case el2E2H
+    }
 }
 
 public struct Stage1Config: Sendable, Hashable {
@@ -74,6 +90,10 @@ public struct ContextDescriptor: Sendable, Hashable {
     /// WXN / UWXN: writable implies never-execute.
     public var wxn: Bool
     public var uwxn: Bool
+    /// CD.PAN: privileged data accesses to user-accessible pages fault.
+    public var pan = false
+    /// {CD.MAIR1, CD.MAIR0}, indexed by a descriptor's AttrIndx.
+    public var mair: UInt64 = 0
     /// AA64 (only AArch64 tables are supported; AA64=0 is ILLEGAL here).
     public init(asid: UInt16, ttb0: TranslationTableConfig?, ttb1: TranslationTableConfig?,
                 recordFaults: Bool, abortOnFault: Bool, stallFaults: Bool, wxn: Bool, uwxn: Bool) {

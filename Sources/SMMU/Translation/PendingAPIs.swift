@@ -35,20 +35,3 @@ enum PageTableWalker {
         .failure(WalkFault(type: .F_TRANSLATION, stage2: true, faultClass: .cd, ipa: ipa, fetchAddress: 0, level: 0))
     }
 }
-public struct ConfigFault: Error, Sendable, Hashable {
-    public var type: EventType
-    public var fetchAddress: UInt64
-    public var record: Bool
-}
-enum StreamTable {
-    static func lookup(streamID: UInt32, control: ControlState, configuration: SMMUConfiguration,
-                       memory: any GuestMemory) -> Result<StreamConfig, ConfigFault> {
-        .failure(ConfigFault(type: .C_BAD_STREAMID, fetchAddress: 0, record: true))
-    }
-}
-enum CDTable {
-    static func lookup(stream: StreamConfig, substreamID: UInt32, configuration: SMMUConfiguration,
-                       memory: any GuestMemory, resolve: (UInt64) -> UInt64?) -> Result<ContextDescriptor, ConfigFault> {
-        .failure(ConfigFault(type: .C_BAD_CD, fetchAddress: 0, record: true))
-    }
-}

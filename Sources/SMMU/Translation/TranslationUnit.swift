@@ -41,7 +41,9 @@ final class TranslationUnit: CacheMaintenance, @unchecked Sendable {
 
         // An ATS Translation Request to a stream whose STE does not enable
         // ATS is a bad request (F_BAD_ATS_TREQ, 3.9.1).
-        if request.ats && (!configuration.ats || stream.eats == 0) {
+        // EATS=0b10 (split-stage) is only meaningful with CR0.ATSCHK=1 (5.2).
+        let eats = stream.eats == 0b10 && !control.atsCheck ? 0 : stream.eats
+        if request.ats && (!configuration.ats || eats == 0) {
             return recordAndFault(EventRecord(type: .F_BAD_ATS_TREQ, streamID: request.streamID,
                                               substreamID: request.substreamID), request, record: true)
         }
@@ -58,44 +60,35 @@ final class TranslationUnit: CacheMaintenance, @unchecked Sendable {
 
         // Stage 1 context, chosen by SSID or, without one, by S1DSS (5.2).
         var context: ContextDescriptor?
-        if let s1 = stream.stage1 {
-            let ssid: UInt32?
-            if let requested = request.substreamID {
-                ssid = requested
-            } else if s1.cdMaxBits == 0 {
-                ssid = 0
-            } else {
-                switch s1.defaultSubstream {
-                case 0b01: ssid = nil   // bypass stage 1
-                case 0b10: ssid = 0
-                default:
-                    return recordAndFault(EventRecord(type: .F_STREAM_DISABLED, streamID: request.streamID),
-                                          request, record: true)
-                }
+        switch CDTable.selectSubstream(stream: stream, substreamID: request.substreamID) {
+        case .failure(let f):
+            return configFault(f, request)
+        case .success(.bypassStage1):
+            break
+        case .success(.context(let ssid)):
+            switch contextDescriptor(stream: stream, streamID: request.streamID, substreamID: ssid, request) {
+            case .success(let cd): context = cd
+            case .failure(let outcome): return outcome.fault
             }
-            if let ssid {
-                switch contextDescriptor(stream: stream, streamID: request.streamID, substreamID: ssid, request) {
-                case .success(let cd): context = cd
-                case .failure(let outcome): return outcome.fault
-                }
-            }
-        } else if request.substreamID != nil {
-            return badSubstream(request)
         }
 
         if context == nil && stream.stage2 == nil {
             return .translated(bypass(request))
         }
 
-        let el2 = stream.strw == 0b10
-        let tag = TLB.Tag(el2: el2, vmid: stream.stage2?.vmid, asid: context?.asid)
+        // EL2 regimes (STRW=EL2, with or without E2H) have no VMID; NS-EL1
+        // streams are VMID-tagged even with stage 1 only.
+        let el2 = stream.streamWorld != .el1
+        let tag = TLB.Tag(el2: el2, vmid: stream.vmidTag, asid: context?.asid)
         if let (entry, log2) = tlb.lookup(tag: tag, address: request.address), entry.permissions.allows(request.access) {
             return .translated(makeTranslation(request, stream: stream, context: context, outputBase: entry.outputBase,
                                                sizeLog2: log2, permissions: entry.permissions))
         }
 
         let generation = tlb.generation
-        let regime = context.map { Stage1Regime(ttb0: $0.ttb0, ttb1: $0.ttb1, wxn: $0.wxn, uwxn: $0.uwxn, el2: el2) }
+        // Only EL2 without E2H is a single-range, single-privilege regime.
+        let singleRange = stream.streamWorld == .el2
+        let regime = context.map { Stage1Regime(ttb0: $0.ttb0, ttb1: $0.ttb1, wxn: $0.wxn, uwxn: $0.uwxn, el2: singleRange) }
         switch PageTableWalker.walk(address: request.address, access: request.access, stage1: regime,
                                     stage2: stream.stage2?.table, memory: memory) {
         case .success(let walk):
@@ -122,7 +115,7 @@ final class TranslationUnit: CacheMaintenance, @unchecked Sendable {
         let mask = (UInt64(1) << sizeLog2) &- 1
         return Translation(inputBase: request.address & ~mask, outputBase: outputBase, sizeLog2: sizeLog2,
                            permissions: permissions, streamID: request.streamID, substreamID: request.substreamID,
-                           asid: context?.asid, vmid: stream.stage2?.vmid)
+                           asid: context?.asid, vmid: stream.vmidTag)
     }
 
     // MARK: - Configuration lookups (through the configuration cache)
@@ -156,7 +149,7 @@ final class TranslationUnit: CacheMaintenance, @unchecked Sendable {
             configCache.insert(context: cd, for: streamID, substreamID, generation: generation)
             return .success(cd)
         case .failure(let f):
-            if var s2 = stage2Fault {
+            if f.stage2Fault, var s2 = stage2Fault {
                 s2.faultClass = .cd
                 return .failure(FaultOutcome(fault: walkFault(s2, request, stream: stream, context: nil)))
             }

@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import Synchronization
 @testable import SMMU
 
@@ -11,7 +14,7 @@ final class TestRAM: @unchecked Sendable {
     init(base: UInt64 = 0x4000_0000, size: Int = 32 << 20) {
         self.base = base; self.size = size
         buffer = UnsafeMutableRawPointer.allocate(byteCount: size, alignment: 1 << 16)
-        buffer.initializeMemory(as: UInt8.self, repeating: 0, count: size)
+        memset(buffer, 0, size)
         try! memory.add(.init(guestAddress: base, size: UInt64(size), host: buffer))
     }
     deinit { buffer.deallocate() }

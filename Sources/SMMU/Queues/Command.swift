@@ -1,0 +1,201 @@
+/// Command opcodes (IHI 0070 4.1.1; Linux's CMDQ_OP_*).
+enum CommandOpcode: UInt8, Sendable {
+    case PREFETCH_CONFIG = 0x01, PREFETCH_ADDR = 0x02
+    case CFGI_STE = 0x03, CFGI_STE_RANGE = 0x04, CFGI_CD = 0x05, CFGI_CD_ALL = 0x06, CFGI_VMS_PIDM = 0x07
+    case TLBI_NH_ALL = 0x10, TLBI_NH_ASID = 0x11, TLBI_NH_VA = 0x12, TLBI_NH_VAA = 0x13
+    case TLBI_EL3_ALL = 0x18, TLBI_EL3_VA = 0x1A
+    case TLBI_EL2_ALL = 0x20, TLBI_EL2_ASID = 0x21, TLBI_EL2_VA = 0x22, TLBI_EL2_VAA = 0x23
+    case TLBI_S12_VMALL = 0x28, TLBI_S2_IPA = 0x2A, TLBI_NSNH_ALL = 0x30
+    case ATC_INV = 0x40, PRI_RESP = 0x41, RESUME = 0x44, STALL_TERM = 0x45, CMD_SYNC = 0x46
+}
+
+/// Command queue error codes, CMDQ_CONS.ERR (IHI 0070 7.1).
+enum CommandError: UInt8, Sendable, Error {
+    case CERROR_NONE = 0, CERROR_ILL = 1, CERROR_ABT = 2, CERROR_ATC_INV_SYNC = 3
+}
+
+/// CMD_SYNC completion signal, CS (4.7.3).
+enum SyncCompletion: Sendable, Equatable { case none, irq(msiAddress: UInt64, msiData: UInt32), sev }
+
+/// One decoded command: the 16 bytes copied out of guest memory once and
+/// turned into this value, which is all execution looks at.
+enum Command: Sendable, Equatable {
+    case prefetchConfig(streamID: UInt32, substreamID: UInt32?)
+    case prefetchAddress
+    case cfgiStreams(ClosedRange<UInt32>?)                  // CFGI_STE, CFGI_STE_RANGE, CFGI_ALL (nil)
+    case cfgiContexts(streamID: UInt32, substreamID: UInt32?) // CFGI_CD (SSID), CFGI_CD_ALL (nil)
+    case tlbi(TLBScope)
+    case atcInvalidate(streamID: UInt32, substreamID: UInt32?, address: UInt64, size: UInt64)
+    case priResponse(PageResponse)
+    case resume(streamID: UInt32, stag: UInt16, retry: Bool)
+    case stallTerminate(streamID: UInt32)
+    case sync(SyncCompletion)
+}
+
+/// What decoding needs to know beyond the 16 bytes.
+struct CommandContext: Sendable {
+    var configuration: SMMUConfiguration
+    /// CR2.E2H (for TLBI_EL2_VA: the ASID only matters with E2H == 1).
+    var e2h: Bool
+}
+
+/// Field extraction from a 128-bit little-endian command (bit n of the
+/// command is bit n % 64 of word n / 64).
+struct CommandWords: Sendable {
+    var w0: UInt64, w1: UInt64
+    func bits(_ word: UInt64, _ hi: UInt64, _ lo: UInt64) -> UInt64 {
+        (word >> lo) & ((hi - lo == 63) ? ~0 : ((1 << (hi - lo + 1)) - 1))
+    }
+    var opcode: UInt8 { UInt8(truncatingIfNeeded: w0) }
+    var ssec: Bool { w0 & (1 << 10) != 0 }
+    var ssv: Bool { w0 & (1 << 11) != 0 }
+    var substreamID: UInt32 { UInt32(bits(w0, 31, 12)) }
+    var streamID: UInt32 { UInt32(w0 >> 32) }
+    var vmid: UInt16 { UInt16(bits(w0, 47, 32)) }
+    var asid: UInt16 { UInt16(bits(w0, 63, 48)) }
+    var leaf: Bool { w1 & 1 != 0 }
+}
+
+enum CommandDecoder {
+    /// Decodes one command, or the CERROR_ILL it raises (4.1.3).
+    static func decode(_ c: CommandWords, _ ctx: CommandContext) -> Result<Command, CommandError> {
+        let cfg = ctx.configuration
+        guard let op = CommandOpcode(rawValue: c.opcode) else { return .failure(.CERROR_ILL) }
+        // 4.1.6: SSec == 1 on the Non-secure queue is ILLEGAL wherever the field exists.
+        switch op {
+        case .PREFETCH_CONFIG, .PREFETCH_ADDR, .CFGI_STE, .CFGI_STE_RANGE, .CFGI_CD, .CFGI_CD_ALL,
+             .RESUME, .STALL_TERM:
+            if c.ssec { return .failure(.CERROR_ILL) }
+        default: break
+        }
+        let ssidSupported = cfg.substreamIDBits > 0
+        func ssid(_ valid: Bool) -> UInt32? { valid && ssidSupported ? c.substreamID : nil }
+        let stage1Only = !cfg.stage2
+        switch op {
+        // 4.2 prefetch
+        case .PREFETCH_CONFIG:
+            return .success(.prefetchConfig(streamID: c.streamID, substreamID: ssid(c.ssv)))
+        case .PREFETCH_ADDR:
+            return .success(.prefetchAddress)
+        // 4.3 configuration invalidation
+        case .CFGI_STE:
+            return .success(.cfgiStreams(c.streamID...c.streamID))
+        case .CFGI_STE_RANGE:
+            // 4.3.2: 2^(Range+1) STEs from StreamID aligned down; Range == 31 is CFGI_ALL.
+            let range = UInt32(c.bits(c.w1, 4, 0))
+            if range == 31 { return .success(.cfgiStreams(nil)) }
+            let count = UInt64(1) << UInt64(range + 1)
+            let first = UInt64(c.streamID) & ~(count - 1)
+            return .success(.cfgiStreams(UInt32(first)...UInt32(first + count - 1)))
+        case .CFGI_CD:
+            return .success(.cfgiContexts(streamID: c.streamID, substreamID: ssidSupported ? c.substreamID : 0))
+        case .CFGI_CD_ALL:
+            return .success(.cfgiContexts(streamID: c.streamID, substreamID: nil))
+        case .CFGI_VMS_PIDM:
+            return .failure(.CERROR_ILL)   // no VMS (IDR3.MPAM == 0)
+        // 4.4.2 stage 1 (CERROR_ILL on a stage-2-only SMMU)
+        case .TLBI_NH_ALL:
+            guard cfg.stage1 else { return .failure(.CERROR_ILL) }
+            return .success(.tlbi(.vmidStage1(vmid: stage1Only ? nil : c.vmid)))
+        case .TLBI_NH_ASID:
+            guard cfg.stage1 else { return .failure(.CERROR_ILL) }
+            return .success(.tlbi(.asid(vmid: stage1Only ? nil : c.vmid, asid: c.asid, el2: false)))
+        case .TLBI_NH_VA, .TLBI_NH_VAA:
+            guard cfg.stage1 else { return .failure(.CERROR_ILL) }
+            guard let size = rangeSize(c, cfg) else { return .failure(.CERROR_ILL) }
+            let asid: UInt16? = op == .TLBI_NH_VA ? c.asid : nil
+            return .success(.tlbi(.va(vmid: stage1Only ? nil : c.vmid, asid: asid, address: c.w1 & ~0xFFF,
+                                      size: clampedSize(c.w1 & ~0xFFF, size), leafOnly: c.leaf, el2: false)))
+        case .TLBI_EL3_ALL, .TLBI_EL3_VA:
+            return .failure(.CERROR_ILL)   // Secure Command queue only (4.4.2.5)
+        case .TLBI_EL2_ALL:
+            guard cfg.hyp, cfg.stage1 else { return .failure(.CERROR_ILL) }
+            return .success(.tlbi(.allEL2))
+        case .TLBI_EL2_ASID:
+            guard cfg.hyp, cfg.stage1 else { return .failure(.CERROR_ILL) }
+            return .success(.tlbi(.asid(vmid: nil, asid: c.asid, el2: true)))
+        case .TLBI_EL2_VA, .TLBI_EL2_VAA:
+            guard cfg.hyp, cfg.stage1 else { return .failure(.CERROR_ILL) }
+            guard let size = rangeSize(c, cfg) else { return .failure(.CERROR_ILL) }
+            // 4.4.2.8: with E2H == 0 the ASID parameter is ignored.
+            let asid: UInt16? = op == .TLBI_EL2_VA && ctx.e2h ? c.asid : nil
+            return .success(.tlbi(.va(vmid: nil, asid: asid, address: c.w1 & ~0xFFF,
+                                      size: clampedSize(c.w1 & ~0xFFF, size), leafOnly: c.leaf, el2: true)))
+        // 4.4.3 stage 2 (CERROR_ILL without stage 2)
+        case .TLBI_S12_VMALL:
+            guard cfg.stage2 else { return .failure(.CERROR_ILL) }
+            return .success(.tlbi(.vmidAll(c.vmid)))
+        case .TLBI_S2_IPA:
+            guard cfg.stage2 else { return .failure(.CERROR_ILL) }
+            guard let size = rangeSize(c, cfg) else { return .failure(.CERROR_ILL) }
+            let ipa = c.w1 & 0x000F_FFFF_FFFF_F000   // IPA [51:12]
+            return .success(.tlbi(.ipa(vmid: c.vmid, address: ipa, size: clampedSize(ipa, size), leafOnly: c.leaf)))
+        case .TLBI_NSNH_ALL:
+            return .success(.tlbi(.allNonHyp))
+        // 4.5 ATS and PRI
+        case .ATC_INV:
+            guard cfg.ats else { return .failure(.CERROR_ILL) }
+            // 4.5.1: span 4096 * 2^Size, address aligned to it; Size >= 52 covers everything.
+            let sizeField = c.bits(c.w1, 5, 0)
+            let address: UInt64, size: UInt64
+            if sizeField >= 52 {
+                address = 0; size = 0   // 0 stands for 2^64 (as on the wire, docs/protocol.md)
+            } else {
+                size = UInt64(4096) << sizeField
+                address = c.w1 & ~(size - 1)
+            }
+            return .success(.atcInvalidate(streamID: c.streamID, substreamID: ssid(c.ssv), address: address, size: size))
+        case .PRI_RESP:
+            guard cfg.pri else { return .failure(.CERROR_ILL) }
+            let code: PageResponseCode
+            switch c.bits(c.w1, 13, 12) {     // 4.5.2 Resp
+            case 0b00: code = .failure
+            case 0b01: code = .invalidRequest
+            case 0b10: code = .success
+            default: return .failure(.CERROR_ILL)
+            }
+            return .success(.priResponse(PageResponse(streamID: c.streamID, substreamID: ssid(c.ssv),
+                                                      prgIndex: UInt16(c.bits(c.w1, 8, 0)), code: code)))
+        // 4.7 stall
+        case .RESUME:
+            guard cfg.stallModel != .terminateOnly else { return .failure(.CERROR_ILL) }
+            // Ac (bit 12): 1 retry, 0 terminate; Ab (bit 13) ignored: TERM_MODEL == 1.
+            return .success(.resume(streamID: c.streamID, stag: UInt16(truncatingIfNeeded: c.w1),
+                                    retry: c.w0 & (1 << 12) != 0))
+        case .STALL_TERM:
+            guard cfg.stallModel != .terminateOnly else { return .failure(.CERROR_ILL) }
+            return .success(.stallTerminate(streamID: c.streamID))
+        case .CMD_SYNC:
+            // 4.7.3: CS [13:12], MSIData [63:32], MSIAddr [51:2] in word 1.
+            switch c.bits(c.w0, 13, 12) {
+            case 0b00: return .success(.sync(.none))
+            case 0b01: return .success(.sync(.irq(msiAddress: c.w1 & RegBits.MSI_ADDR, msiData: UInt32(c.w0 >> 32))))
+            case 0b10: return .success(.sync(.sev))
+            default: return .failure(.CERROR_ILL)
+            }
+        }
+    }
+
+    /// 4.4.1.1: byte span of an address-based TLBI. TG == 0 (or no RIL): one
+    /// smallest granule, matching any entry that contains the address. Nil:
+    /// a Reserved encoding (CERROR_ILL).
+    static func rangeSize(_ c: CommandWords, _ cfg: SMMUConfiguration) -> UInt64? {
+        guard cfg.rangeInvalidation else { return 4096 }   // TG/TTL/NUM/SCALE are RES0
+        let tg = c.bits(c.w1, 11, 10), ttl = c.bits(c.w1, 9, 8)
+        let num = c.bits(c.w0, 16, 12), scale = c.bits(c.w0, 24, 20)   // SCALE [24:20] (IDR5.DS == 0)
+        guard tg != 0 else { return 4096 }
+        if num == 0 && scale == 0 && ttl == 0 { return nil }
+        if tg == 0b10 && ttl == 0b01 { return nil }   // 16K TTL 1 needs DS == 1
+        let granuleShift: UInt64 = switch tg { case 0b01: 12; case 0b10: 14; default: 16 }
+        let shift = scale + granuleShift
+        guard shift < 64 else { return UInt64.max }
+        let (size, overflow) = (num + 1).multipliedReportingOverflow(by: UInt64(1) << shift)
+        return overflow ? UInt64.max : size
+    }
+
+    /// The range does not wrap past the top of the address space (4.4.1.1).
+    static func clampedSize(_ address: UInt64, _ size: UInt64) -> UInt64 {
+        let room = (~address) &+ 1   // 2^64 - address (0 when address == 0 means 2^64)
+        return room != 0 && size > room ? room : size
+    }
+}

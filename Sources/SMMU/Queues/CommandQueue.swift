@@ -1,0 +1,144 @@
+/// Whether a thread is consuming the command queue, and whether another
+/// asked meanwhile (it then returns at once; the running one goes again).
+struct CommandRunnerState: Sendable {
+    var running = false
+    var again = false
+}
+
+extension ControlUnit {
+    /// Consumes the command queue from CONS to PROD (IHI 0070 4.1.2) until it
+    /// is empty, disabled, or stopped by an error. Concurrent calls do not
+    /// consume twice: a second caller leaves the work to the first.
+    func processCommands() {
+        let start = runner.withLock { s -> Bool in
+            if s.running { s.again = true; return false }
+            s.running = true; s.again = false
+            return true
+        }
+        guard start else { return }
+        repeat {
+            runCommandQueue()
+        } while runner.withLock { s -> Bool in
+            if s.again { s.again = false; return true }
+            s.running = false
+            return false
+        }
+    }
+
+    /// One pass over at most one queue's worth of commands.
+    private func runCommandQueue() {
+        let limit = 1 << Int(configuration.commandQueueLog2)
+        for _ in 0..<limit {
+            // Snapshot what this command needs; the lock is not held while it runs.
+            let next = registers.withLock { r -> (QueueGeometry, UInt32, CommandContext)? in
+                guard r.commandsPending else { return nil }
+                let ctx = CommandContext(configuration: configuration,
+                                         e2h: r[.CR2] & RegBits.E2H != 0 && configuration.hyp)
+                return (r.geometry(.CMDQ_BASE), UInt32(truncatingIfNeeded: r[.CMDQ_CONS]), ctx)
+            }
+            guard let (geometry, cons, context) = next else { return }
+
+            // Copy the 16 bytes out once, then decode the copy.
+            var raw: (UInt64, UInt64) = (0, 0)
+            let fetched = withUnsafeMutableBytes(of: &raw) { memory.read(at: geometry.address(of: cons), into: $0) }
+            let outcome: Result<Void, CommandError>
+            if fetched {
+                let words = CommandWords(w0: UInt64(littleEndian: raw.0), w1: UInt64(littleEndian: raw.1))
+                switch CommandDecoder.decode(words, context) {
+                case .success(let command): outcome = execute(command)
+                case .failure(let error): outcome = .failure(error)
+                }
+            } else {
+                outcome = .failure(.CERROR_ABT)
+            }
+
+            var out = PendingSignals()
+            let proceed = registers.withLock { r -> Bool in
+                // Software may only move CONS while CMDQEN == 0; if it did, stop.
+                guard UInt32(truncatingIfNeeded: r[.CMDQ_CONS]) & geometry.pointerMask == cons & geometry.pointerMask
+                else { return false }
+                switch outcome {
+                case .success:
+                    // Consumed: CONS passes the command, ERR keeps its last value.
+                    let errBits = r[.CMDQ_CONS] & ~RegBits.QUEUE_INDEX
+                    r[.CMDQ_CONS] = errBits | UInt64(geometry.next(cons))
+                    return true
+                case .failure(let error):
+                    // 4.1.3: stop with CONS at the command that failed.
+                    out.add(r.commandError(error))
+                    return false
+                }
+            }
+            deliver(out)
+            if !proceed { return }
+        }
+    }
+
+    /// Carries out one decoded command. Cache effects go to the translation
+    /// caches and, as a HostInvalidation, to host-side caches.
+    private func execute(_ command: Command) -> Result<Void, CommandError> {
+        switch command {
+        case .prefetchConfig(let sid, let ssid):
+            caches?.prefetchConfiguration(streamID: sid, substreamID: ssid)
+        case .prefetchAddress:
+            break
+        case .cfgiStreams(let range):
+            caches?.invalidateStreams(range)
+            if let range {
+                host.invalidate(.streams(first: range.lowerBound, count: range.upperBound &- range.lowerBound &+ 1))
+            } else {
+                host.invalidate(.all)
+            }
+        case .cfgiContexts(let sid, let ssid):
+            caches?.invalidateContexts(streamID: sid, substreamID: ssid)
+            host.invalidate(.streams(first: sid, count: 1))
+        case .tlbi(let scope):
+            caches?.invalidateTLB(scope)
+            host.invalidate(Self.hostInvalidation(for: scope))
+        case .atcInvalidate(let sid, let ssid, let address, let size):
+            // 4.5.1: IGNORED while SMMUEN == 0.
+            guard controlState.smmuEnabled else { break }
+            host.invalidate(.atc(streamID: sid, substreamID: ssid, address: address, size: size))
+        case .priResponse(let response):
+            // 4.5.2: IGNORED while SMMUEN == 0.
+            guard controlState.smmuEnabled else { break }
+            host.deliverPageResponse(response)
+        case .resume(let sid, let stag, let retry):
+            // 4.7.1: an unknown STAG, or one of another stream, is a no-op.
+            if stalls.withLock({ $0.release(streamID: sid, stag: stag) }) {
+                host.resolveStall(streamID: sid, stag: stag, retry: retry)
+            }
+        case .stallTerminate(let sid):
+            for (s, stag) in stalls.withLock({ $0.releaseAll(streamID: sid) }) {
+                host.resolveStall(streamID: s, stag: stag, retry: false)
+            }
+        case .sync(let completion):
+            // 4.7.3: complete only when every earlier invalidation has taken
+            // effect everywhere, ATCs included. No lock is held here.
+            guard host.synchronize() else { return .failure(.CERROR_ATC_INV_SYNC) }
+            switch completion {
+            case .none, .sev:
+                break   // SEV: no WFE to wake in a virtual SMMU; CONS moving is the signal.
+            case .irq(let address, let data):
+                if configuration.msi && address != 0 {
+                    host.writeMSI(address: address, data: data)
+                } else {
+                    host.raiseInterrupt(.commandSync)
+                }
+            }
+        }
+        return .success(())
+    }
+
+    static func hostInvalidation(for scope: TLBScope) -> HostInvalidation {
+        switch scope {
+        case .allNonHyp, .allEL2: .all
+        case .vmidStage1(let vmid): vmid.map { .vmid($0) } ?? .all
+        case .vmidAll(let vmid): .vmid(vmid)
+        case .asid(let vmid, let asid, _): .asid(vmid: vmid, asid: asid)
+        case .va(let vmid, let asid, let address, let size, _, _):
+            .address(vmid: vmid, asid: asid, address: address, size: size)
+        case .ipa(let vmid, let address, let size, _): .ipa(vmid: vmid, address: address, size: size)
+        }
+    }
+}

@@ -1,0 +1,80 @@
+/// A 16-byte PRI queue record (IHI 0070 8.2; Linux's PRIQ_*): word 0
+/// StreamID [31:0], SubstreamID [51:32], Priv [58], Exec [59], Read [60],
+/// Write [61], Last [62], SSV [63]; word 1 PRGIndex [8:0], Page address [63:12].
+struct EncodedPageRequest: Sendable, Equatable {
+    var w0: UInt64, w1: UInt64
+
+    init(_ r: PageRequest) {
+        var w0 = UInt64(r.streamID)
+        if let ssid = r.substreamID { w0 |= UInt64(ssid & 0xF_FFFF) << 32 | 1 << 63 }
+        if r.privileged { w0 |= 1 << 58 }
+        if r.execute { w0 |= 1 << 59 }
+        if r.read { w0 |= 1 << 60 }
+        if r.write { w0 |= 1 << 61 }
+        if r.last { w0 |= 1 << 62 }
+        self.w0 = w0
+        w1 = UInt64(r.prgIndex & 0x1FF) | (r.address & ~0xFFF)
+    }
+}
+
+enum PRIEnqueueResult { case queued, overflow, dropped }
+
+extension ControlRegisters {
+    /// Writes one PRI record at PRIQ_PROD, or reports the overflow condition
+    /// of 8.1: while it is active (OVFLG != CONS.OVACKFLG) nothing is written.
+    mutating func enqueuePageRequest(_ r: EncodedPageRequest, memory: any GuestMemory,
+                                     _ out: inout PendingSignals) -> PRIEnqueueResult {
+        guard cr0 & RegBits.PRIQEN != 0, !globalErrorActive(RegBits.PRIQ_ABT_ERR) else { return .dropped }
+        let g = geometry(.PRIQ_BASE)
+        let prodReg = self[.PRIQ_PROD], consReg = self[.PRIQ_CONS]
+        if (prodReg ^ consReg) & RegBits.OVFLG != 0 { return .overflow }
+        let prod = UInt32(truncatingIfNeeded: prodReg), cons = UInt32(truncatingIfNeeded: consReg)
+        if g.isFull(prod: prod, cons: cons) {
+            // 8.1: a message arriving at a full queue activates the overflow condition.
+            self[.PRIQ_PROD] = prodReg ^ RegBits.OVFLG
+            out.add(queueInterrupt(.priQueue))
+            priIRQArmed = false
+            return .overflow
+        }
+        var record = (r.w0.littleEndian, r.w1.littleEndian)
+        let written = withUnsafeBytes(of: &record) { memory.write(at: g.address(of: prod), from: $0) }
+        guard written else {
+            out.add(raiseGlobalError(RegBits.PRIQ_ABT_ERR))
+            return .dropped
+        }
+        self[.PRIQ_PROD] = (prodReg & RegBits.OVFLG) | UInt64(g.next(prod))
+        if priIRQArmed, let irq = queueInterrupt(.priQueue) {
+            out.add(irq)
+            priIRQArmed = false
+        }
+        return .queued
+    }
+}
+
+extension ControlUnit {
+    /// A page request or stop marker from an endpoint (IHI 0070 chapter 8).
+    func pageRequest(_ request: PageRequest) -> PageRequestOutcome {
+        guard configuration.pri else { return .dropped }
+        var normalized = request
+        if configuration.substreamIDBits == 0 { normalized.substreamID = nil }
+        var out = PendingSignals()
+        let result = registers.withLock { $0.enqueuePageRequest(EncodedPageRequest(normalized), memory: memory, &out) }
+        if out.first != nil { out.deliver(to: host) }
+        switch result {
+        case .queued:
+            return .queued
+        case .dropped:
+            return .dropped
+        case .overflow:
+            // 8.1: stop markers and L == 0 requests are discarded silently; a
+            // request with L == 1 gets an automatic Success response. With
+            // IDR3.PPS == 1 (set whenever PRI and PASIDs are supported) the
+            // response carries the request's PASID and STE.PPAR is not checked.
+            guard normalized.last, !normalized.isStopMarker else { return .dropped }
+            let response = PageResponse(streamID: normalized.streamID, substreamID: normalized.substreamID,
+                                        prgIndex: normalized.prgIndex & 0x1FF, code: .success)
+            host.deliverPageResponse(response)
+            return .autoResponded(response)
+        }
+    }
+}

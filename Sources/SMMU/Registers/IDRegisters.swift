@@ -1,0 +1,53 @@
+/// SMMU_IDR0-5, IIDR and AIDR (IHI 0070 6.3.1-6.3.8), derived from the
+/// configuration and nothing else.
+struct IDRegisters: Sendable, Equatable {
+    var idr0: UInt32 = 0, idr1: UInt32 = 0, idr2: UInt32 = 0, idr3: UInt32 = 0
+    var idr4: UInt32 = 0, idr5: UInt32 = 0, iidr: UInt32 = 0, aidr: UInt32 = 0
+
+    /// Stall tags the model hands out at most (also IDR5.STALL_MAX).
+    static let stallMax: UInt32 = 256
+
+    init(_ c: SMMUConfiguration) {
+        func bit(_ on: Bool, _ n: UInt32) -> UInt32 { on ? 1 << n : 0 }
+        // 6.3.1 IDR0
+        var r: UInt32 = 0
+        r |= bit(c.stage2, 0)                      // S2P
+        r |= bit(c.stage1, 1)                      // S1P
+        r |= 0b10 << 2                             // TTF: AArch64 only
+        r |= bit(c.coherent, 4)                    // COHACC
+        r |= bit(c.broadcastTLBMaintenance, 5)     // BTM
+        r |= UInt32(c.httu.rawValue) << 6          // HTTU
+        r |= bit(c.hyp, 9)                         // HYP
+        r |= bit(c.ats, 10)                        // ATS (NS1ATS = 0: stage-1-only ATS supported)
+        r |= bit(c.asid16, 12)                     // ASID16
+        r |= bit(c.msi, 13)                        // MSI
+        r |= bit(c.sev, 14)                        // SEV (ATOS = 0)
+        r |= bit(c.pri, 16)                        // PRI (VMW = 0)
+        r |= bit(c.vmid16 && c.stage2, 18)         // VMID16
+        r |= bit(c.twoLevelCDTables && c.substreamIDBits > 0, 19) // CD2L (VATOS = 0)
+        r |= 0b10 << 21                            // TTENDIAN: little-endian only
+        r |= UInt32(c.stallModel.rawValue) << 24   // STALL_MODEL
+        r |= 1 << 26                               // TERM_MODEL: terminate always aborts
+        r |= bit(c.twoLevelStreamTable, 27)        // ST_LEVEL = 0b01: 2-level supported
+        idr0 = r
+        // 6.3.2 IDR1: TABLES_PRESET = QUEUES_PRESET = REL = 0, no attribute overrides.
+        idr1 = UInt32(c.streamIDBits & 0x3F)
+            | UInt32(c.substreamIDBits & 0x1F) << 6
+            | UInt32(c.pri ? c.priQueueLog2 & 0x1F : 0) << 11
+            | UInt32(c.eventQueueLog2 & 0x1F) << 16
+            | UInt32(c.commandQueueLog2 & 0x1F) << 21
+        // 6.3.4 IDR3: PPS (bit 1) so overflow auto-responses carry the request's
+        // PASID without an STE.PPAR check (8.1); HAD (bit 2); RIL (bit 10).
+        idr3 = bit(c.pri && c.substreamIDBits > 0, 1) | (1 << 2) | bit(c.rangeInvalidation, 10)
+        // 6.3.6 IDR5: OAS [2:0], GRAN4K/16K/64K [6:4], VAX = 0 (48-bit VA), STALL_MAX [31:16].
+        let oas: UInt32 = switch c.outputAddressBits {
+        case 32: 0; case 36: 1; case 40: 2; case 42: 3; case 44: 4; case 48: 5; default: 6
+        }
+        idr5 = oas | bit(c.granule4K, 4) | bit(c.granule16K, 5) | bit(c.granule64K, 6)
+            | (c.stallModel == .terminateOnly ? 0 : Self.stallMax << 16)
+        // 6.3.7 IIDR: no implementer code (no errata workarounds should match).
+        iidr = 0
+        // 6.3.8 AIDR: SMMUv3.2 when range invalidation (mandatory from 3.2) is on, else 3.1.
+        aidr = c.rangeInvalidation ? 0x02 : 0x01
+    }
+}

@@ -1,0 +1,32 @@
+/// An interrupt decided under the register lock and delivered after it is
+/// released (host calls never run under the lock).
+enum InterruptSignal: Sendable, Equatable {
+    case wired(SMMUInterruptLine)
+    case msi(address: UInt64, data: UInt32)
+}
+
+/// Everything a register access or queue write asks of the host, collected
+/// under the lock. Fixed size: no allocation on the event path.
+struct PendingSignals: Sendable {
+    var first: InterruptSignal?
+    var second: InterruptSignal?
+    var third: InterruptSignal?
+    /// SMMUEN or GBPA changed: host-side caches of bypass/translations are stale.
+    var invalidateAll = false
+    var effect: MMIOWriteEffect = []
+
+    mutating func add(_ s: InterruptSignal?) {
+        guard let s else { return }
+        if first == nil { first = s } else if second == nil { second = s } else { third = s }
+    }
+
+    func deliver(to host: any HostSignals) {
+        for s in [first, second, third] {
+            switch s {
+            case .wired(let line)?: host.raiseInterrupt(line)
+            case .msi(let address, let data)?: host.writeMSI(address: address, data: data)
+            case nil: break
+            }
+        }
+    }
+}
