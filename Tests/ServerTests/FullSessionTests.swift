@@ -77,21 +77,24 @@ struct FullSessionTests {
         #expect(t.perm & 0b11 == 0b11)
 
         // Unmapped IOVA: fault, F_TRANSLATION, recorded in the event queue.
+        let mask: UInt64 = (1 << f.eventqLog2) - 1
+        let prodBefore = try c.mmioRead(SMMUReg.EVENTQ_PROD) & ((mask << 1) | 1)
         let fault = try c.translate(sid: 9, iova: 0x2000_0000)
         #expect(fault.status == 1 && fault.event == 0x10)
-        let prod = try c.mmioRead(SMMUReg.EVENTQ_PROD) & 0xFF
-        #expect(prod == 1)
-        let record = f.ram.read64(f.eventq)
+        let prod = try c.mmioRead(SMMUReg.EVENTQ_PROD) & ((mask << 1) | 1)
+        #expect(prod == (prodBefore + 1) & ((mask << 1) | 1))
+        let slot = f.eventq + (prodBefore & mask) * 32
+        let record = f.ram.read64(slot)
         #expect(record & 0xFF == 0x10 && record >> 32 == 9)
-        #expect(f.ram.read64(f.eventq + 16) & ~0xFFF == 0x2000_0000)   // InputAddr
+        #expect(f.ram.read64(slot + 16) & ~0xFFF == 0x2000_0000)   // InputAddr
         #expect(f.backend.wait { log in
             log.contains { $0.header.request == BackRequest.irq.rawValue && $0.payload == [0, 0, 0, 0] }
         })
 
         // TLBI + SYNC: INVALIDATE on the backend channel, then SYNC, then the MSI in RAM.
         let before = f.backend.log.count
-        let slot = try f.submit([SMMUCmd.tlbiNHVA(asid: FullSessionTests.asid, address: iova)])
-        #expect(f.waitForSync(slot))
+        let syncSlot = try f.submit([SMMUCmd.tlbiNHVA(asid: FullSessionTests.asid, address: iova)])
+        #expect(f.waitForSync(syncSlot))
         let after = Array(f.backend.log.dropFirst(before))
         let inv = after.firstIndex { $0.header.request == BackRequest.invalidate.rawValue }
         let sync = after.firstIndex { $0.header.request == BackRequest.sync.rawValue }
