@@ -1,1 +1,99 @@
-import VSMMUCAPI
+import Logging
+import SMMU
+import Synchronization
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The vsmmu backend: serves one front end at a time, on a listening Unix
+/// socket or on an inherited connected socket. After a disconnect the model
+/// and guest memory are gone and the next front end starts from reset.
+public final class VSMMUServer: @unchecked Sendable {
+    public let configuration: SMMUConfiguration
+    public let logger: Logger
+    let log: RateLimitedLogger
+    let syncTimeoutMs: Int32
+    private struct State { var listenFD: Int32 = -1; var current: MessageSocket?; var stopping = false }
+    private let state = Mutex(State())
+
+    public init(configuration: SMMUConfiguration, logger: Logger, syncTimeoutMs: Int32 = Wire.syncTimeoutMs)
+        throws(SMMUConfiguration.Invalid) {
+        try configuration.validate()
+        self.configuration = configuration
+        self.logger = logger
+        self.log = RateLimitedLogger(logger: logger)
+        self.syncTimeoutMs = syncTimeoutMs
+    }
+
+    /// Serves one connected socket until the front end disconnects (blocking).
+    /// Takes ownership of `fd`.
+    public func serve(connectionFD fd: Int32) {
+        let socket = MessageSocket(fd: fd)
+        let stopping = state.withLock { s -> Bool in
+            if !s.stopping { s.current = socket }
+            return s.stopping
+        }
+        if stopping { return }
+        Session(socket: socket, configuration: configuration, log: log, syncTimeoutMs: syncTimeoutMs).run()
+        state.withLock { $0.current = nil }
+    }
+
+    public enum ListenError: Error, CustomStringConvertible {
+        case pathTooLong(String), socket(String, Int32)
+        public var description: String {
+            switch self {
+            case .pathTooLong(let p): "socket path too long: \(p)"
+            case .socket(let what, let e): "\(what) failed: \(String(cString: strerror(e)))"
+            }
+        }
+    }
+
+    /// Binds and listens on `path`, removing a stale socket file first.
+    public func listen(path: String) throws(ListenError) -> Int32 {
+        var addr = sockaddr_un()
+        addr.sun_family = sa_family_t(AF_UNIX)
+        let bytes = Array(path.utf8)
+        guard bytes.count < MemoryLayout.size(ofValue: addr.sun_path) else { throw .pathTooLong(path) }
+        withUnsafeMutableBytes(of: &addr.sun_path) { p in
+            for (i, b) in bytes.enumerated() { p[i] = b }
+            p[bytes.count] = 0
+        }
+        var st = stat()
+        if lstat(path, &st) == 0 && (st.st_mode & S_IFMT) == S_IFSOCK { unlink(path) }
+        let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        guard fd >= 0 else { throw .socket("socket", errno) }
+        let rc = withUnsafePointer(to: &addr) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+        }
+        guard rc == 0 else { let e = errno; close(fd); throw .socket("bind \(path)", e) }
+        guard Glibc.listen(fd, 1) == 0 else { let e = errno; close(fd); throw .socket("listen", e) }
+        state.withLock { $0.listenFD = fd }
+        return fd
+    }
+
+    /// Accepts and serves front ends one after another until shutdown().
+    public func acceptLoop(listenFD: Int32) {
+        while !state.withLock({ $0.stopping }) {
+            let fd = accept(listenFD, nil, nil)
+            if fd < 0 {
+                if errno == EINTR || errno == ECONNABORTED { continue }
+                if state.withLock({ $0.stopping }) { return }
+                logger.error("accept failed: \(String(cString: strerror(errno)))")
+                return
+            }
+            _ = fcntl(fd, F_SETFD, FD_CLOEXEC)
+            logger.info("front end connected")
+            serve(connectionFD: fd)
+        }
+    }
+
+    /// Wakes the accept loop and the current session; they return.
+    public func shutdown() {
+        let (lfd, current) = state.withLock { s -> (Int32, MessageSocket?) in
+            s.stopping = true
+            return (s.listenFD, s.current)
+        }
+        if lfd >= 0 { _ = Glibc.shutdown(lfd, Int32(SHUT_RDWR)) }
+        current?.shutdownBoth()
+    }
+}

@@ -1,0 +1,174 @@
+import CVSMMU
+import Logging
+import Synchronization
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The model's host signals, carried out by messages on the backend channel
+/// (and MSIs into guest RAM stored directly).
+final class BackendLink: @unchecked Sendable {
+    private struct State {
+        var channel: MessageSocket?
+        /// An invalidation was sent since the last successful SYNC.
+        var postedSinceSync = false
+        /// SYNC replies still to come for SYNCs that timed out (skipped).
+        var lateSyncReplies = 0
+        var endpoints: Set<UInt32> = []
+    }
+    private let state = Mutex(State())
+    /// Serializes synchronize(): one thread reads the channel at a time.
+    private let syncLock = Monitor()
+    let ram: MappedGuestRAM
+    let log: RateLimitedLogger
+    let syncTimeoutMs: Int32
+
+    init(ram: MappedGuestRAM, log: RateLimitedLogger, syncTimeoutMs: Int32 = Wire.syncTimeoutMs) {
+        self.ram = ram; self.log = log; self.syncTimeoutMs = syncTimeoutMs
+    }
+
+    func setChannel(fd: Int32) {
+        let old = state.withLock { s -> MessageSocket? in
+            let old = s.channel
+            s.channel = MessageSocket(fd: fd)
+            s.lateSyncReplies = 0
+            return old
+        }
+        old?.shutdownBoth()
+    }
+
+    /// Closes the channel: a synchronize() waiting on it returns at once.
+    func close() {
+        let old = state.withLock { s -> MessageSocket? in let c = s.channel; s.channel = nil; return c }
+        old?.shutdownBoth()
+    }
+
+    func registerEndpoint(_ sid: UInt32) { state.withLock { _ = $0.endpoints.insert(sid) } }
+
+    private func send(_ request: BackRequest, _ encode: (inout WireWriter) -> Void = { _ in }) {
+        guard let channel = state.withLock({ $0.channel }) else {
+            log.log(.warning, kind: "no-backend-channel",
+                    "backend message \(request) dropped: no backend channel")
+            return
+        }
+        var w = WireWriter()
+        encode(&w)
+        let rc = channel.send(request: request.rawValue, payload: w.bytes)
+        if rc != 0 {
+            log.log(.error, kind: "backend-send", "backend channel send of \(request) failed: errno \(-rc)")
+        }
+    }
+
+    // MARK: HostSignals, as the C callbacks deliver them
+
+    func raiseIRQ(_ line: UInt32) {
+        send(.irq) { $0.u32(line) }
+    }
+
+    func writeMSI(address: UInt64, data: UInt32) {
+        // An MSI into guest RAM (CMD_SYNC completion) is a plain store.
+        if address & 3 == 0, let p = ram.memory.hostPointer(for: address, length: 4) {
+            vsmmu_shim_store_release32(p, data.littleEndian)
+            return
+        }
+        send(.msi) { var m = WireMSI(); m.addr = address; m.data = data; m.encode(into: &$0) }
+    }
+
+    func invalidate(_ inv: vsmmu_invalidation) {
+        if inv.kind == UInt32(VSMMU_INV_ATC) {
+            guard state.withLock({ $0.endpoints.contains(inv.sid_first) }) else { return }
+            state.withLock { $0.postedSinceSync = true }
+            send(.atcInvalidate) {
+                var a = WireATCInvalidate()
+                a.sid = inv.sid_first
+                if inv.flags & UInt32(VSMMU_INV_SSID_VALID) != 0 { a.ssid = inv.ssid; a.flags = 1 }
+                a.addr = inv.addr; a.size = inv.size
+                a.encode(into: &$0)
+            }
+            return
+        }
+        state.withLock { $0.postedSinceSync = true }
+        send(.invalidate) {
+            var m = WireInvalidate()
+            m.kind = inv.kind; m.flags = inv.flags & 3; m.sidFirst = inv.sid_first; m.sidCount = inv.sid_count
+            m.asid = inv.asid; m.vmid = inv.vmid; m.addr = inv.addr; m.size = inv.size
+            m.encode(into: &$0)
+        }
+    }
+
+    func pageResponse(_ r: vsmmu_page_response) {
+        guard state.withLock({ $0.endpoints.contains(r.sid) }) else { return }
+        send(.pageResponse) {
+            var m = WirePageResponse()
+            m.sid = r.sid; m.ssid = r.ssid; m.flags = r.flags & 1; m.prgIndex = r.prg_index; m.code = r.code
+            m.encode(into: &$0)
+        }
+    }
+
+    func stallResolve(sid: UInt32, stag: UInt16, retry: Bool) {
+        send(.stallResolve) {
+            var m = WireStall(); m.sid = sid; m.stag = stag; m.retry = retry ? 1 : 0; m.encode(into: &$0)
+        }
+    }
+
+    /// SYNC round trip, skipped when nothing was posted since the last one.
+    func synchronize() -> Bool {
+        syncLock.withLock {
+            let (channel, needed) = state.withLock { s -> (MessageSocket?, Bool) in
+                let needed = s.postedSinceSync
+                s.postedSinceSync = false
+                return (s.channel, needed)
+            }
+            guard needed, let channel else { return true }
+            let ok = syncRoundTrip(channel)
+            if !ok { state.withLock { $0.postedSinceSync = true } }
+            return ok
+        }
+    }
+
+    private func syncRoundTrip(_ channel: MessageSocket) -> Bool {
+        let rc = channel.send(request: BackRequest.sync.rawValue)
+        guard rc == 0 else {
+            log.log(.error, kind: "sync", "SYNC send failed: errno \(-rc)")
+            return false
+        }
+        let deadline = RateLimitedLogger.nowNanoseconds() &+ UInt64(syncTimeoutMs) * 1_000_000
+        // Bounded: each iteration consumes one message or ends at the deadline.
+        while true {
+            let now = RateLimitedLogger.nowNanoseconds()
+            let left = now >= deadline ? 0 : Int32((deadline - now) / 1_000_000)
+            guard left > 0, channel.waitReadable(ms: left) else {
+                state.withLock { $0.lateSyncReplies += 1 }
+                log.log(.error, kind: "sync", "SYNC not answered within \(syncTimeoutMs) ms; completing CMD_SYNC with an error")
+                return false
+            }
+            switch channel.receive() {
+            case .failure(let e):
+                log.log(.error, kind: "sync", "backend channel lost while waiting for SYNC: \(e)")
+                return false
+            case .success(let m):
+                m.closeFDs()
+                guard m.header.isReply, m.header.request == BackRequest.sync.rawValue else {
+                    log.log(.warning, kind: "backend-unexpected",
+                            "unexpected message on backend channel (request \(m.header.request), flags \(m.header.flags)) ignored")
+                    continue
+                }
+                let skip = state.withLock { s -> Bool in
+                    if s.lateSyncReplies > 0 { s.lateSyncReplies -= 1; return true }
+                    return false
+                }
+                if skip { continue }
+                guard m.payload.count == 8 else {
+                    log.log(.warning, kind: "backend-unexpected", "SYNC reply with \(m.payload.count) bytes")
+                    return false
+                }
+                var r = WireReader(m.payload)
+                let status = r.i64()
+                if status != 0 {
+                    log.log(.info, kind: "sync-status", "SYNC answered with status \(status)")
+                }
+                return status == 0
+            }
+        }
+    }
+}

@@ -1,0 +1,244 @@
+// The wire format of docs/protocol.md: header, request codes and payloads,
+// little-endian, encoded and decoded field by field (no struct punning, so
+// the layout is exactly the document's whatever the Swift layout is).
+
+public enum Wire {
+    public static let version: UInt32 = 0x1
+    public static let versionMask: UInt32 = 0x3
+    public static let flagReply: UInt32 = 1 << 2
+    public static let flagNeedReply: UInt32 = 1 << 3
+    public static let maxPayload = 256
+    public static let headerSize = 12
+    public static let syncTimeoutMs: Int32 = 5000
+}
+
+/// Front-end channel requests.
+public enum FrontRequest: UInt32, Sendable, CaseIterable {
+    case getFeatures = 1, setFeatures, getConfig, setBackendChannel, addMemRegion, remMemRegion
+    case mmioRead, mmioWrite, registerEndpoint, translate, pageRequest, reset
+
+    /// Exact payload size of the request.
+    public var payloadSize: Int {
+        switch self {
+        case .getFeatures, .getConfig, .setBackendChannel, .reset: 0
+        case .setFeatures: 8
+        case .addMemRegion, .remMemRegion, .mmioRead, .mmioWrite, .translate, .pageRequest: 24
+        case .registerEndpoint: 16
+        }
+    }
+
+    /// Descriptors the request carries.
+    public var fdCount: Int { self == .setBackendChannel || self == .addMemRegion ? 1 : 0 }
+}
+
+/// Backend channel requests.
+public enum BackRequest: UInt32, Sendable, CaseIterable {
+    case irq = 1, msi, invalidate, atcInvalidate, pageResponse, sync, stallResolve
+
+    public var payloadSize: Int {
+        switch self {
+        case .irq: 4
+        case .msi: 16
+        case .invalidate: 40
+        case .atcInvalidate: 32
+        case .pageResponse: 16
+        case .sync: 0
+        case .stallResolve: 8
+        }
+    }
+}
+
+public struct MessageHeader: Sendable, Equatable {
+    public var request: UInt32
+    public var flags: UInt32
+    public var size: UInt32
+    public init(request: UInt32, flags: UInt32 = Wire.version, size: UInt32) {
+        self.request = request; self.flags = flags; self.size = size
+    }
+    public var isReply: Bool { flags & Wire.flagReply != 0 }
+    public var needsReply: Bool { flags & Wire.flagNeedReply != 0 }
+    public var versionOK: Bool { flags & Wire.versionMask == Wire.version }
+
+    public func encode(into w: inout WireWriter) { w.u32(request); w.u32(flags); w.u32(size) }
+    public init(decoding bytes: [UInt8]) {
+        var r = WireReader(bytes)
+        request = r.u32(); flags = r.u32(); size = r.u32()
+    }
+}
+
+/// Little-endian writer.
+public struct WireWriter: Sendable {
+    public var bytes: [UInt8] = []
+    public init() { bytes.reserveCapacity(64) }
+    public mutating func u8(_ v: UInt8) { bytes.append(v) }
+    public mutating func u16(_ v: UInt16) { withUnsafeBytes(of: v.littleEndian) { bytes.append(contentsOf: $0) } }
+    public mutating func u32(_ v: UInt32) { withUnsafeBytes(of: v.littleEndian) { bytes.append(contentsOf: $0) } }
+    public mutating func u64(_ v: UInt64) { withUnsafeBytes(of: v.littleEndian) { bytes.append(contentsOf: $0) } }
+    public mutating func i32(_ v: Int32) { u32(UInt32(bitPattern: v)) }
+    public mutating func i64(_ v: Int64) { u64(UInt64(bitPattern: v)) }
+    public mutating func zeros(_ n: Int) { bytes.append(contentsOf: repeatElement(0, count: n)) }
+}
+
+/// Little-endian reader; reads past the end yield zeros (callers check the
+/// size first, so this never happens on a validated message).
+public struct WireReader: Sendable {
+    let bytes: [UInt8]
+    var at = 0
+    public init(_ bytes: [UInt8]) { self.bytes = bytes }
+    mutating func take(_ n: Int) -> UInt64 {
+        var v: UInt64 = 0
+        for i in 0..<n where at + i < bytes.count { v |= UInt64(bytes[at + i]) << (8 * UInt64(i)) }
+        at += n
+        return v
+    }
+    public mutating func u8() -> UInt8 { UInt8(truncatingIfNeeded: take(1)) }
+    public mutating func u16() -> UInt16 { UInt16(truncatingIfNeeded: take(2)) }
+    public mutating func u32() -> UInt32 { UInt32(truncatingIfNeeded: take(4)) }
+    public mutating func u64() -> UInt64 { take(8) }
+    public mutating func i32() -> Int32 { Int32(bitPattern: u32()) }
+    public mutating func i64() -> Int64 { Int64(bitPattern: u64()) }
+    public mutating func skip(_ n: Int) { at += n }
+}
+
+// MARK: Payloads
+
+public struct WireConfig: Sendable, Equatable {
+    public var idr: [UInt32] = Array(repeating: 0, count: 6)
+    public var iidr: UInt32 = 0, aidr: UInt32 = 0
+    public var caps: UInt32 = 0
+    public var ssidBits: UInt8 = 0, sidBits: UInt8 = 0, oasBits: UInt8 = 0
+    public static let size = 40
+    public static let capStage1: UInt32 = 1 << 0, capStage2: UInt32 = 1 << 1, capATS: UInt32 = 1 << 2
+    public static let capPRI: UInt32 = 1 << 3, capMSI: UInt32 = 1 << 4, capSEV: UInt32 = 1 << 5
+    public static let capStall: UInt32 = 1 << 6, capHyp: UInt32 = 1 << 7, capNested: UInt32 = 1 << 8
+    public init() {}
+    public func encode(into w: inout WireWriter) {
+        for i in 0..<6 { w.u32(i < idr.count ? idr[i] : 0) }
+        w.u32(iidr); w.u32(aidr); w.u32(caps)
+        w.u8(ssidBits); w.u8(sidBits); w.u8(oasBits); w.u8(0)
+    }
+    public init(_ r: inout WireReader) {
+        idr = (0..<6).map { _ in r.u32() }
+        iidr = r.u32(); aidr = r.u32(); caps = r.u32()
+        ssidBits = r.u8(); sidBits = r.u8(); oasBits = r.u8(); r.skip(1)
+    }
+}
+
+public struct WireMemRegion: Sendable, Equatable {
+    public var guestAddr: UInt64, size: UInt64, mmapOffset: UInt64
+    public init(guestAddr: UInt64, size: UInt64, mmapOffset: UInt64 = 0) {
+        self.guestAddr = guestAddr; self.size = size; self.mmapOffset = mmapOffset
+    }
+    public init(_ r: inout WireReader) { guestAddr = r.u64(); size = r.u64(); mmapOffset = r.u64() }
+    public func encode(into w: inout WireWriter) { w.u64(guestAddr); w.u64(size); w.u64(mmapOffset) }
+}
+
+public struct WireMMIO: Sendable, Equatable {
+    public var offset: UInt64, size: UInt32, value: UInt64
+    public init(offset: UInt64, size: UInt32, value: UInt64 = 0) {
+        self.offset = offset; self.size = size; self.value = value
+    }
+    public init(_ r: inout WireReader) { offset = r.u64(); size = r.u32(); r.skip(4); value = r.u64() }
+    public func encode(into w: inout WireWriter) { w.u64(offset); w.u32(size); w.u32(0); w.u64(value) }
+}
+
+public struct WireEndpoint: Sendable, Equatable {
+    public var sid: UInt32, flags: UInt32, pasidBits: UInt8
+    public static let ats: UInt32 = 1 << 0, pri: UInt32 = 1 << 1
+    public init(sid: UInt32, flags: UInt32, pasidBits: UInt8) {
+        self.sid = sid; self.flags = flags; self.pasidBits = pasidBits
+    }
+    public init(_ r: inout WireReader) { sid = r.u32(); flags = r.u32(); pasidBits = r.u8(); r.skip(7) }
+    public func encode(into w: inout WireWriter) { w.u32(sid); w.u32(flags); w.u8(pasidBits); w.zeros(7) }
+}
+
+public struct WireTranslateRequest: Sendable, Equatable {
+    public var sid: UInt32, ssid: UInt32, flags: UInt32, iova: UInt64
+    public init(sid: UInt32, ssid: UInt32 = 0, flags: UInt32 = 0, iova: UInt64) {
+        self.sid = sid; self.ssid = ssid; self.flags = flags; self.iova = iova
+    }
+    public init(_ r: inout WireReader) { sid = r.u32(); ssid = r.u32(); flags = r.u32(); r.skip(4); iova = r.u64() }
+    public func encode(into w: inout WireWriter) { w.u32(sid); w.u32(ssid); w.u32(flags); w.u32(0); w.u64(iova) }
+}
+
+public struct WireTranslateReply: Sendable, Equatable {
+    public var status: Int32 = 0, perm: UInt32 = 0
+    public var iovaBase: UInt64 = 0, paBase: UInt64 = 0
+    public var sizeLog2: UInt8 = 0, event: UInt8 = 0
+    public var asid: UInt16 = 0, vmid: UInt16 = 0, tags: UInt16 = 0
+    public static let size = 32
+    public init() {}
+    public init(_ r: inout WireReader) {
+        status = r.i32(); perm = r.u32(); iovaBase = r.u64(); paBase = r.u64()
+        sizeLog2 = r.u8(); event = r.u8(); asid = r.u16(); vmid = r.u16(); tags = r.u16()
+    }
+    public func encode(into w: inout WireWriter) {
+        w.i32(status); w.u32(perm); w.u64(iovaBase); w.u64(paBase)
+        w.u8(sizeLog2); w.u8(event); w.u16(asid); w.u16(vmid); w.u16(tags)
+    }
+}
+
+public struct WirePageRequest: Sendable, Equatable {
+    public var sid: UInt32, ssid: UInt32, flags: UInt32, prgIndex: UInt16, addr: UInt64
+    public init(sid: UInt32, ssid: UInt32 = 0, flags: UInt32, prgIndex: UInt16, addr: UInt64) {
+        self.sid = sid; self.ssid = ssid; self.flags = flags; self.prgIndex = prgIndex; self.addr = addr
+    }
+    public init(_ r: inout WireReader) {
+        sid = r.u32(); ssid = r.u32(); flags = r.u32(); prgIndex = r.u16(); r.skip(2); addr = r.u64()
+    }
+    public func encode(into w: inout WireWriter) {
+        w.u32(sid); w.u32(ssid); w.u32(flags); w.u16(prgIndex); w.u16(0); w.u64(addr)
+    }
+}
+
+public struct WireInvalidate: Sendable, Equatable {
+    public var kind: UInt32 = 0, flags: UInt32 = 0, sidFirst: UInt32 = 0, sidCount: UInt32 = 0
+    public var asid: UInt16 = 0, vmid: UInt16 = 0
+    public var addr: UInt64 = 0, size: UInt64 = 0
+    public init() {}
+    public init(_ r: inout WireReader) {
+        kind = r.u32(); flags = r.u32(); sidFirst = r.u32(); sidCount = r.u32()
+        asid = r.u16(); vmid = r.u16(); r.skip(4); addr = r.u64(); size = r.u64()
+    }
+    public func encode(into w: inout WireWriter) {
+        w.u32(kind); w.u32(flags); w.u32(sidFirst); w.u32(sidCount)
+        w.u16(asid); w.u16(vmid); w.u32(0); w.u64(addr); w.u64(size)
+    }
+}
+
+public struct WireATCInvalidate: Sendable, Equatable {
+    public var sid: UInt32 = 0, ssid: UInt32 = 0, flags: UInt32 = 0
+    public var addr: UInt64 = 0, size: UInt64 = 0
+    public init() {}
+    public init(_ r: inout WireReader) {
+        sid = r.u32(); ssid = r.u32(); flags = r.u32(); r.skip(4); addr = r.u64(); size = r.u64()
+    }
+    public func encode(into w: inout WireWriter) {
+        w.u32(sid); w.u32(ssid); w.u32(flags); w.u32(0); w.u64(addr); w.u64(size)
+    }
+}
+
+public struct WirePageResponse: Sendable, Equatable {
+    public var sid: UInt32 = 0, ssid: UInt32 = 0, flags: UInt32 = 0, prgIndex: UInt16 = 0, code: UInt8 = 0
+    public init() {}
+    public init(_ r: inout WireReader) {
+        sid = r.u32(); ssid = r.u32(); flags = r.u32(); prgIndex = r.u16(); code = r.u8(); r.skip(1)
+    }
+    public func encode(into w: inout WireWriter) {
+        w.u32(sid); w.u32(ssid); w.u32(flags); w.u16(prgIndex); w.u8(code); w.u8(0)
+    }
+}
+
+public struct WireStall: Sendable, Equatable {
+    public var sid: UInt32 = 0, stag: UInt16 = 0, retry: UInt8 = 0
+    public init() {}
+    public init(_ r: inout WireReader) { sid = r.u32(); stag = r.u16(); retry = r.u8(); r.skip(1) }
+    public func encode(into w: inout WireWriter) { w.u32(sid); w.u16(stag); w.u8(retry); w.u8(0) }
+}
+
+public struct WireMSI: Sendable, Equatable {
+    public var addr: UInt64 = 0, data: UInt32 = 0
+    public init() {}
+    public init(_ r: inout WireReader) { addr = r.u64(); data = r.u32(); r.skip(4) }
+    public func encode(into w: inout WireWriter) { w.u64(addr); w.u32(data); w.u32(0) }
+}

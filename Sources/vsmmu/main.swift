@@ -1,2 +1,0 @@
-import VSMMUServer
-print("vsmmu: not yet")
