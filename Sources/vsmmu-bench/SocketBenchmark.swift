@@ -69,39 +69,42 @@ func roundTrip(_ sock: MessageSocket, _ request: UInt32, _ payload: [UInt8]) {
     guard case .success = sock.receive() else { fatalError("round trip failed") }
 }
 
-let iterations = CommandLine.arguments.count > 1 ? Int(CommandLine.arguments[1]) ?? 20000 : 20000
-var logger = Logger(label: "bench")
-logger.logLevel = .critical
-let server = try VSMMUServer(configuration: .init(), logger: logger)
-let (client, serverEnd) = pair()
-startDetachedThread { server.serve(connectionFD: serverEnd) }
-let front = MessageSocket(fd: client)
-
-var translate = WireWriter()
-WireTranslateRequest(sid: 8, flags: 1 << 1, iova: 0x1234_5000).encode(into: &translate)
-var mmio = WireWriter()
-WireMMIO(offset: 0x24, size: 4).encode(into: &mmio)
-
-let (echoClient, echoServer) = pair()
-startEcho(echoServer)
-let echo = MessageSocket(fd: echoClient)
-
-let echo24 = measure(iterations) { roundTrip(echo, 10, translate.bytes) }
-let tr = measure(iterations) { roundTrip(front, FrontRequest.translate.rawValue, translate.bytes) }
-let rd = measure(iterations) { roundTrip(front, FrontRequest.mmioRead.rawValue, mmio.bytes) }
-
 func fmt(_ v: Double) -> String {
     let s = String(Int((v * 100).rounded()))
     let padded = s.count < 3 ? String(repeating: "0", count: 3 - s.count) + s : s
     return String(padded.dropLast(2)) + "." + String(padded.suffix(2))
 }
-func row(_ name: String, _ s: Stats) -> String {
-    let cols = [name, fmt(s.median), fmt(s.p99), fmt(s.median / echo24.median)]
+func row(_ name: String, _ s: Stats, baseline: Stats) -> String {
+    let cols = [name, fmt(s.median), fmt(s.p99), fmt(s.median / baseline.median)]
     let widths = [24, 12, 12, 16]
     return zip(cols, widths).map { c, w in c.count >= w ? c : c + String(repeating: " ", count: w - c.count) }.joined()
 }
-print("vsmmu-bench: \(iterations) round trips each, Unix socket pair, in-process server")
-print("round trip              median µs   p99 µs      median / echo")
-print(row("echo (24 B payload)", echo24))
-print(row("TRANSLATE", tr))
-print(row("MMIO_READ", rd))
+
+/// Socket round trips beside a plain echo of the same size, same run.
+func runSocketBenchmark(iterations: Int) throws {
+    var logger = Logger(label: "bench")
+    logger.logLevel = .critical
+    let server = try VSMMUServer(configuration: .init(), logger: logger)
+    let (client, serverEnd) = pair()
+    startDetachedThread { server.serve(connectionFD: serverEnd) }
+    let front = MessageSocket(fd: client)
+
+    var translate = WireWriter()
+    WireTranslateRequest(sid: 8, flags: 1 << 1, iova: 0x1234_5000).encode(into: &translate)
+    var mmio = WireWriter()
+    WireMMIO(offset: 0x24, size: 4).encode(into: &mmio)
+
+    let (echoClient, echoServer) = pair()
+    startEcho(echoServer)
+    let echo = MessageSocket(fd: echoClient)
+
+    let echo24 = measure(iterations) { roundTrip(echo, 10, translate.bytes) }
+    let tr = measure(iterations) { roundTrip(front, FrontRequest.translate.rawValue, translate.bytes) }
+    let rd = measure(iterations) { roundTrip(front, FrontRequest.mmioRead.rawValue, mmio.bytes) }
+
+    print("vsmmu-bench: \(iterations) round trips each, Unix socket pair, in-process server")
+    print("round trip              median µs   p99 µs      median / echo")
+    print(row("echo (24 B payload)", echo24, baseline: echo24))
+    print(row("TRANSLATE", tr, baseline: echo24))
+    print(row("MMIO_READ", rd, baseline: echo24))
+}

@@ -33,8 +33,14 @@ final class TLB: @unchecked Sendable {
         /// Block sizes present, as a bit mask of log2 sizes, so a lookup
         /// probes only sizes that exist.
         var sizes: UInt64 = 0
+        /// Tags inserted since the last full flush, so an address
+        /// invalidation can probe exact keys instead of scanning every entry.
+        var tags: Set<Tag> = []
         var generation: UInt64 = 0
     }
+
+    /// Above this many probes an address invalidation scans instead.
+    private static let maxProbes = 4096
 
     let capacity: Int
     private let storage = Mutex(Storage())
@@ -73,6 +79,7 @@ final class TLB: @unchecked Sendable {
             }
             s.entries[Key(tag: tag, sizeLog2: sizeLog2, pageNumber: inputAddress >> sizeLog2)] = entry
             s.sizes |= 1 << UInt64(sizeLog2)
+            s.tags.insert(tag)
         }
     }
 
@@ -91,6 +98,44 @@ final class TLB: @unchecked Sendable {
             s.generation &+= 1
             s.entries.removeAll(keepingCapacity: true)
             s.sizes = 0
+            s.tags.removeAll()
+        }
+    }
+
+    /// Drops every block of a matching tag that overlaps [address, address+size),
+    /// by probing the keys such blocks would have; falls back to a scan when
+    /// the range covers too many blocks.
+    private func invalidateRange(tagMatches: (Tag) -> Bool, address: UInt64, size: UInt64) {
+        storage.withLock { s in
+            s.generation &+= 1
+            let tags = s.tags.filter(tagMatches)
+            if tags.isEmpty { return }
+            let last = size == 0 || address &+ (size &- 1) < address ? UInt64.max : address &+ (size &- 1)
+            var probes = 0
+            var sizes = s.sizes
+            while sizes != 0 {
+                let log2 = UInt64(sizes.trailingZeroBitCount)
+                sizes &= sizes &- 1
+                probes += Int(min((last >> log2) &- (address >> log2), UInt64(Self.maxProbes))) + 1
+            }
+            if probes * tags.count > Self.maxProbes {
+                s.entries = s.entries.filter { key, _ in
+                    !(tagMatches(key.tag) && Self.overlaps(key.pageNumber << key.sizeLog2, key.sizeLog2, address, size))
+                }
+                return
+            }
+            sizes = s.sizes
+            while sizes != 0 {
+                let log2 = UInt8(sizes.trailingZeroBitCount)
+                sizes &= sizes &- 1
+                var page = address >> log2
+                let lastPage = last >> log2
+                while true {
+                    for tag in tags { s.entries[Key(tag: tag, sizeLog2: log2, pageNumber: page)] = nil }
+                    if page >= lastPage { break }
+                    page &+= 1
+                }
+            }
         }
     }
 
@@ -109,11 +154,9 @@ final class TLB: @unchecked Sendable {
             invalidate { tag, _, _, _ in tag.el2 == el2 && tag.asid == asid && (el2 || tag.vmid == vmid) }
         case .va(let vmid, let asid, let address, let size, _, let el2):
             // Leaf-only invalidation may drop non-leaf state too; we cache leaves only.
-            invalidate { tag, base, log2, _ in
-                tag.el2 == el2 && tag.asid != nil && (el2 || tag.vmid == vmid)
-                    && (asid == nil || tag.asid == asid)
-                    && Self.overlaps(base, log2, address, size)
-            }
+            invalidateRange(tagMatches: { tag in
+                tag.el2 == el2 && tag.asid != nil && (el2 || tag.vmid == vmid) && (asid == nil || tag.asid == asid)
+            }, address: address, size: size)
         case .ipa(let vmid, _, _, _):
             // Combined stage-1+2 entries do not remember the IPA they went
             // through, so drop every entry of the VMID (over-invalidation is allowed).
