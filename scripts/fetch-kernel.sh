@@ -21,8 +21,11 @@ apt_install xz-utils zstd
 arm64_apt_refresh
 meta_version=$(arm64_candidate linux-image-arm64 bookworm-backports)
 [ -n "$meta_version" ] || die "linux-image-arm64 not found in bookworm-backports"
-pkg=$(arm64_apt_cache show "linux-image-arm64=$meta_version" \
-    | sed -n 's/^Depends:.*\(linux-image-[0-9][^ ,]*-arm64\).*/\1/p' | head -n1)
+kernel_package_of() {
+    arm64_apt_cache show "linux-image-arm64=$1" \
+        | sed -n 's/^Depends:.*\(linux-image-[0-9][^ ,]*-arm64\).*/\1/p' | head -n1
+}
+pkg=$(arm64_memo "kernel-package-$meta_version" kernel_package_of "$meta_version")
 [ -n "$pkg" ] || die "cannot resolve linux-image-arm64 $meta_version to a kernel package"
 version=$(arm64_candidate "$pkg" bookworm-backports)
 release=${pkg#linux-image-}

@@ -66,8 +66,18 @@ arm64_apt_refresh() {
 # arm64_apt_cache ARGS... : apt-cache against the private lists.
 arm64_apt_cache() { apt-cache "${ARM64_APT_OPTS[@]}" "$@"; }
 
+# arm64_memo NAME CMD... : CMD's output, remembered until the lists change,
+# so that a cache hit costs no apt-cache run.
+arm64_memo() {
+    local memo="$ARM64_APT_DIR/memo/$1"; shift
+    if [ -s "$memo" ] && [ "$memo" -nt "$ARM64_APT_DIR/updated" ]; then cat "$memo"; return 0; fi
+    mkdir -p "$ARM64_APT_DIR/memo"
+    "$@" > "$memo.tmp" && mv "$memo.tmp" "$memo" && cat "$memo"
+}
+
 # arm64_candidate PKG [RELEASE] : the version apt would pick (from RELEASE if given).
-arm64_candidate() {
+arm64_candidate() { arm64_memo "candidate-$1-${2:-default}" arm64_policy_candidate "$@"; }
+arm64_policy_candidate() {
     local rel=()
     [ -n "${2:-}" ] && rel=(-oAPT::Default-Release="$2")
     arm64_apt_cache "${rel[@]}" policy "$1" | awk '/Candidate:/ { print $2; exit }'
