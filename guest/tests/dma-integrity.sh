@@ -51,8 +51,9 @@ say "read $total MiB in $(elapsed "$t") s"
 
 if [ "${VSMMU_DMA_CORRUPT:-0}" = 1 ]; then
     say "vsmmu.dma_corrupt=1: flipping byte 12345 of stream 1's read-back copy"
-    byte=$(dd if=/tmp/back.1 bs=1 skip=12345 count=1 2>/dev/null | od -An -tu1 | tr -d ' ')
-    printf "\\$(printf %o $(( (byte + 1) % 256 )))" | dd of=/tmp/back.1 bs=1 seek=12345 conv=notrunc 2>/dev/null
+    old=$(dd if=/tmp/back.1 bs=1 skip=12345 count=1 2>/dev/null | od -An -c | tr -d ' ')
+    new=X; [ "$old" = X ] && new=Y
+    printf %s "$new" | dd of=/tmp/back.1 bs=1 seek=12345 conv=notrunc 2>/dev/null
 fi
 for part in 0 1; do
     md5sum < /tmp/back.$part | cut -d' ' -f1 > /tmp/got.$part &
