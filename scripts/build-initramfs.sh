@@ -88,5 +88,6 @@ mkdir -p "$VSMMU_CACHE/initramfs"
         | cpio --quiet -o -H newc -R 0:0 --reproducible)
 } | gzip -n -9 > "$out.tmp"
 mv "$out.tmp" "$out"
-log "initramfs: busybox-static $bb_version, $( [ "$with_modules" = 1 ] && tr '\n' ' ' < "$kdir/modules.load")"
+if [ "$with_modules" = 1 ]; then mods=$(tr '\n' ' ' < "$kdir/modules.load"); else mods="no modules"; fi
+log "initramfs: busybox-static $bb_version; $mods"
 echo "$out"

@@ -17,12 +17,13 @@ now() { cut -d' ' -f1 /proc/uptime; }
 elapsed() { awk -v s="$1" -v e="$(now)" 'BEGIN { printf "%.2f", e - s }'; }
 
 # wait_disk: prints the scratch disk's device node (vsmmu.disk=NAME, default
-# vda), waiting up to 10 s for the driver to create it.
+# vda), waiting up to 10 s for the driver to create it; status 1 if it never
+# appears. Use as: disk=$(wait_disk) || fail "no disk".
 wait_disk() {
     _disk=/dev/${VSMMU_DISK:-vda}
     _i=0
     while [ ! -b "$_disk" ] && [ "$_i" -lt 100 ]; do sleep 0.1; _i=$((_i + 1)); done
-    [ -b "$_disk" ] || fail "no disk $_disk"
+    [ -b "$_disk" ] || return 1
     echo "$_disk"
 }
 

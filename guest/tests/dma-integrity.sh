@@ -10,7 +10,7 @@
 total=${VSMMU_DMA_MB:-32}
 bs=${VSMMU_DMA_BS:-64k}
 half=$((total / 2))
-disk=$(wait_disk)
+disk=$(wait_disk) || fail "no disk /dev/${VSMMU_DISK:-vda}"
 [ "$(disk_mib "$disk")" -ge "$total" ] || fail "$disk is smaller than $total MiB"
 bs_bytes=$(echo "$bs" | awk '/k$/ { print $1 * 1024; next } /M$/ { print $1 * 1048576; next } { print $1 + 0 }')
 blocks=$((half * 1048576 / bs_bytes))

@@ -42,7 +42,7 @@ done
 [ "$count" -gt 0 ] || fail "no virtio PCI device found"
 
 # The devices do DMA: a direct read from the disk, random bytes from virtio-rng.
-disk=$(wait_disk)
+disk=$(wait_disk) || fail "no disk /dev/${VSMMU_DISK:-vda}"
 dd if="$disk" of=/dev/null bs=64k count=16 iflag=direct 2>/dev/null \
     || dd if="$disk" of=/dev/null bs=64k count=16 2>/dev/null \
     || fail "cannot read $disk"

@@ -1,12 +1,12 @@
 # throughput: reads the scratch disk with O_DIRECT and prints one line for the
-# benchmark:  VSMMU-THROUGHPUT: mib=256 bs=1M seconds=S mb_per_s=R
+# benchmark:  VSMMU-THROUGHPUT: mib=256 bs=1M direct=direct seconds=S mb_per_s=R
 # (MB = 10^6 bytes, as dd prints).  vsmmu.tput_mb=N, vsmmu.tput_bs=S.
 # shellcheck source=guest/lib/common.sh
 . /lib/vsmmu/common.sh
 
 mib=${VSMMU_TPUT_MB:-256}
 bs=${VSMMU_TPUT_BS:-1M}
-disk=$(wait_disk)
+disk=$(wait_disk) || fail "no disk /dev/${VSMMU_DISK:-vda}"
 size=$(disk_mib "$disk")
 [ "$size" -ge "$mib" ] || { say "$disk has only $size MiB: reading that"; mib=$size; }
 flag=$(direct_flag "$disk")
