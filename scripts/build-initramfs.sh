@@ -86,8 +86,8 @@ mkdir -p "$VSMMU_CACHE/initramfs"
     newc_node 'TRAILER!!!' 0 0
     (cd "$stage" && find . -mindepth 1 | LC_ALL=C sort \
         | cpio --quiet -o -H newc -R 0:0 --reproducible)
-} | gzip -n -9 > "$out.tmp"
-mv "$out.tmp" "$out"
+} | gzip -n -9 > "$out.tmp.$$"
+mv "$out.tmp.$$" "$out"
 if [ "$with_modules" = 1 ]; then mods=$(tr '\n' ' ' < "$kdir/modules.load"); else mods="no modules"; fi
 log "initramfs: busybox-static $bb_version; $mods"
 echo "$out"

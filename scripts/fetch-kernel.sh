@@ -31,6 +31,11 @@ version=$(arm64_candidate "$pkg" bookworm-backports)
 release=${pkg#linux-image-}
 out="$VSMMU_CACHE/kernel/$version"
 if [ -s "$out/vmlinuz" ] && [ -e "$out/modules.load" ]; then echo "$out"; exit 0; fi
+# One extraction at a time (parallel runners); the winner's result is a hit.
+mkdir -p "$VSMMU_CACHE/kernel"
+exec 9> "$VSMMU_CACHE/kernel/.lock"
+flock 9
+if [ -s "$out/vmlinuz" ] && [ -e "$out/modules.load" ]; then echo "$out"; exit 0; fi
 
 deb=$(arm64_download "$pkg" "$version")
 tmp=$(mktemp -d "$VSMMU_CACHE/kernel-extract.XXXXXX")
@@ -103,7 +108,6 @@ echo "$release" > "$stage/kernel-release"
 echo "$pkg $version" > "$stage/package"
 log "modules (load order): ${order[*]}"
 
-mkdir -p "$VSMMU_CACHE/kernel"
 rm -rf "$out"
 mv "$stage" "$out"
 echo "$out"
