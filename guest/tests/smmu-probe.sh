@@ -36,7 +36,13 @@ for dev in /sys/bus/pci/devices/*; do
     else
         [ -e "$dev/iommu_group" ] || fail "$name is not behind the SMMU (no iommu_group)"
         group=$(basename "$(readlink "$dev/iommu_group")")
-        say "$name $(cat "$dev/device") driver=$drv iommu_group=$group type=$(cat "$dev/iommu_group/type")"
+        type=$(cat "$dev/iommu_group/type")
+        say "$name $(cat "$dev/device") driver=$drv iommu_group=$group type=$type"
+        # vsmmu.domain=DMA|DMA-FQ|identity: the domain type iommu.strict /
+        # iommu.passthrough on the command line must have produced.
+        if [ -n "${VSMMU_DOMAIN:-}" ] && [ "$type" != "$VSMMU_DOMAIN" ]; then
+            fail "$name has domain type $type, expected $VSMMU_DOMAIN"
+        fi
     fi
 done
 [ "$count" -gt 0 ] || fail "no virtio PCI device found"
