@@ -100,10 +100,12 @@ public struct PageRequest: Sendable, Hashable {
 public enum PageRequestOutcome: Sendable, Equatable {
     /// Written to the PRI queue.
     case queued
-    /// The PRI queue is in overflow and the request had L=1: answered at once
-    /// (also delivered through HostSignals.deliverPageResponse).
+    /// Answered at once (also delivered through HostSignals.deliverPageResponse):
+    /// Success for an L=1 request while the PRI queue is in overflow (8.1),
+    /// Response Failure for any request while PRIQEN=0 or PRIQ_ABT_ERR (8.2).
     case autoResponded(PageResponse)
-    /// Dropped: queue overflow (L=0 or stop marker), or PRI disabled.
+    /// Dropped: queue overflow (L=0 or stop marker), a stop marker while the
+    /// queue is disabled, or no PRI in this SMMU.
     case dropped
 }
 

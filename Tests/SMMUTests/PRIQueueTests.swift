@@ -27,11 +27,14 @@ import Testing
         #expect(h.ram64(ControlHarness.priq + 16) == 3 | 1 << 60)
     }
 
+    /// 8.2: with PRIQEN == 0 nothing is written and every PPR gets an
+    /// automatic Response Failure (0b1111) without a PASID prefix.
     @Test func disabledQueueDrops() {
         let h = ControlHarness()
+        let failure = PageResponse(streamID: 1, substreamID: nil, prgIndex: 1, code: .failure)
         #expect(h.unit.pageRequest(PageRequest(streamID: 1, address: 0, read: true, write: false, last: true,
-                                               prgIndex: 1)) == .dropped)
-        #expect(h.host.responses.isEmpty)
+                                               prgIndex: 1)) == .autoResponded(failure))
+        #expect(h.host.responses == [failure])
     }
 
     @Test func stopMarkersAreQueuedWithoutResponse() {

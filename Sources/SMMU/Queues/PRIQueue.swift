@@ -6,9 +6,12 @@ struct EncodedPageRequest: Sendable, Equatable {
 
     init(_ r: PageRequest) {
         var w0 = UInt64(r.streamID)
-        if let ssid = r.substreamID { w0 |= UInt64(ssid & 0xF_FFFF) << 32 | 1 << 63 }
-        if r.privileged { w0 |= 1 << 58 }
-        if r.execute { w0 |= 1 << 59 }
+        if let ssid = r.substreamID {
+            w0 |= UInt64(ssid & 0xF_FFFF) << 32 | 1 << 63
+            // 8.0: "When SSV == 0, the X and Priv bits are both 0."
+            if r.privileged { w0 |= 1 << 58 }
+            if r.execute { w0 |= 1 << 59 }
+        }
         if r.read { w0 |= 1 << 60 }
         if r.write { w0 |= 1 << 61 }
         if r.last { w0 |= 1 << 62 }
@@ -64,7 +67,13 @@ extension ControlUnit {
         case .queued:
             return .queued
         case .dropped:
-            return .dropped
+            // 8.2: with PRIQEN == 0 or PRIQ_ABT_ERR active, every PPR (not a
+            // stop marker) gets an automatic Response Failure without PASID.
+            guard !normalized.isStopMarker else { return .dropped }
+            let response = PageResponse(streamID: normalized.streamID, substreamID: nil,
+                                        prgIndex: normalized.prgIndex & 0x1FF, code: .failure)
+            host.deliverPageResponse(response)
+            return .autoResponded(response)
         case .overflow:
             // 8.1: stop markers and L == 0 requests are discarded silently; a
             // request with L == 1 gets an automatic Success response. With

@@ -27,6 +27,9 @@ final class TranslationUnit: CacheMaintenance, @unchecked Sendable {
 
     func translate(_ request: TranslationRequest) -> TranslationOutcome {
         let control = events.controlState
+        // Taken before the STE/CD are looked up: a walk that used a CD which
+        // a CFGI + TLBI + SYNC has since replaced must not fill the TLB.
+        let generation = tlb.generation
         guard control.smmuEnabled else {
             // SMMUEN=0: GBPA decides for every transaction (3.10.2).
             if control.globalBypassAbort { return .fault(TranslationFault(event: nil, type: nil)) }
@@ -85,7 +88,6 @@ final class TranslationUnit: CacheMaintenance, @unchecked Sendable {
                                                sizeLog2: log2, permissions: entry.permissions))
         }
 
-        let generation = tlb.generation
         // Only EL2 without E2H is a single-range, single-privilege regime.
         let singleRange = stream.streamWorld == .el2
         let regime = context.map { Stage1Regime(ttb0: $0.ttb0, ttb1: $0.ttb1, wxn: $0.wxn, uwxn: $0.uwxn, el2: singleRange, pan: $0.pan) }
@@ -163,7 +165,10 @@ final class TranslationUnit: CacheMaintenance, @unchecked Sendable {
         var event = EventRecord(type: fault.type, streamID: request.streamID, substreamID: request.substreamID)
         event.address2 = fault.fetchAddress
         fillAccess(&event, request)
-        return recordAndFault(event, request, record: fault.record)
+        // 5.2 S1DSS: an ATS Translation Request that S1DSS terminates gets a
+        // CA and no event.
+        let atsTerminated = request.ats && fault.type == .F_STREAM_DISABLED
+        return recordAndFault(event, request, record: fault.record && !atsTerminated)
     }
 
     private func badSubstream(_ request: TranslationRequest) -> TranslationOutcome {

@@ -15,11 +15,14 @@ final class LinuxLikeDriver {
     private(set) var cmdProd: UInt64 = 0
     var cr0: UInt64 = 0
 
-    init(configuration: SMMUConfiguration = .init()) throws {
+    /// `wrapMemory` lets a test put its own GuestMemory (e.g. HookedMemory)
+    /// between the SMMU and the RAM; the driver itself writes RAM directly.
+    init(configuration: SMMUConfiguration = .init(),
+         wrapMemory: ((RegionGuestMemory) -> any GuestMemory)? = nil) throws {
         ram = TestRAM()
         host = DriverHost()
         host.ram = ram
-        smmu = try SMMUv3(configuration: configuration, memory: ram.memory, host: host)
+        smmu = try SMMUv3(configuration: configuration, memory: wrapMemory?(ram.memory) ?? ram.memory, host: host)
         cmdq = ram.base + 0x10_0000
         eventq = ram.base + 0x11_0000
         priq = ram.base + 0x12_0000

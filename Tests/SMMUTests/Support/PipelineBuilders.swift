@@ -1,0 +1,236 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Synchronization
+@testable import SMMU
+
+/// STE words (IHI 0070 5.2), field positions cross-checked with Linux's
+/// STRTAB_STE_*: word 0 V [0], Config [3:1], S1Fmt [5:4], S1ContextPtr
+/// [55:6], S1CDMax [63:59]; word 1 S1DSS [65:64], S1CIR/S1COR/S1CSH
+/// [71:66], PPAR [82], S1STALLD [91], EATS [93:92]; word 2 S2VMID [143:128],
+/// S2T0SZ [165:160], S2SL0 [167:166], S2IR0/S2OR0/S2SH0 [173:168], S2TG
+/// [175:174], S2PS [178:176], S2AA64 [179], S2S [185], S2R [186]; word 3
+/// S2TTB [243:196].
+enum STEWords {
+    static let ptrMask: UInt64 = 0x00FF_FFFF_FFFF_FFC0
+
+    static func stage1(cdPointer: UInt64, s1fmt: UInt64 = 0, cdMax: UInt64 = 0, s1dss: UInt64 = 0,
+                       eats: UInt64 = 0, s1stalld: Bool = false, ppar: Bool = false) -> [UInt64] {
+        [1 | 0b101 << 1 | s1fmt << 4 | (cdPointer & ptrMask) | cdMax << 59,
+         word1(s1dss: s1dss, eats: eats, s1stalld: s1stalld, ppar: ppar)]
+    }
+
+    static func word1(s1dss: UInt64, eats: UInt64, s1stalld: Bool, ppar: Bool) -> UInt64 {
+        s1dss | 1 << 2 | 1 << 4 | 3 << 6 | (ppar ? 1 << 18 : 0) | (s1stalld ? 1 << 27 : 0) | eats << 28
+    }
+
+    /// Stage-2 words 2 and 3: 4 KiB granule, PS = 48 bits (0b101), AA64, R.
+    static func stage2Words(vmid: UInt16, t0sz: UInt64, sl0: UInt64, ttb: UInt64,
+                            record: Bool = true) -> [UInt64] {
+        [UInt64(vmid) | t0sz << 32 | sl0 << 38 | 1 << 40 | 1 << 42 | 3 << 44 | 0b101 << 48 | 1 << 51
+            | (record ? 1 << 58 : 0),
+         ttb & 0x000F_FFFF_FFFF_FFF0]
+    }
+
+    /// Config = 0b110: stage 2 only.
+    static func stage2Only(vmid: UInt16, t0sz: UInt64, sl0: UInt64, ttb: UInt64, eats: UInt64 = 0) -> [UInt64] {
+        [1 | 0b110 << 1, eats << 28] + stage2Words(vmid: vmid, t0sz: t0sz, sl0: sl0, ttb: ttb)
+    }
+
+    /// Config = 0b111: nested; S1ContextPtr is an IPA.
+    static func nested(cdPointer: UInt64, vmid: UInt16, t0sz: UInt64, sl0: UInt64, ttb: UInt64) -> [UInt64] {
+        stage1(cdPointer: cdPointer).enumerated().map { $0.offset == 0 ? ($0.element & ~0xE) | 0b111 << 1 : $0.element }
+            + stage2Words(vmid: vmid, t0sz: t0sz, sl0: sl0, ttb: ttb)
+    }
+}
+
+/// CD words (IHI 0070 5.4; Linux's CTXDESC_CD_0_*): T0SZ [5:0], TG0 [7:6],
+/// IR0 [9:8], OR0 [11:10], SH0 [13:12], EPD0 [14], EPD1 [30], V [31],
+/// IPS [34:32], AA64 [41], S [44], R [45], A [46], ASET [47], ASID [63:48];
+/// TTB0 [115:68] (word 1 [51:4]); MAIR0 word 3.
+enum CDWords {
+    static let epd0: UInt64 = 1 << 14, epd1: UInt64 = 1 << 30, v: UInt64 = 1 << 31
+    static let aa64: UInt64 = 1 << 41, s: UInt64 = 1 << 44, r: UInt64 = 1 << 45, a: UInt64 = 1 << 46
+    static let aset: UInt64 = 1 << 47
+
+    /// What arm-smmu-v3 writes for a 48-bit VA, 4 KiB granule domain.
+    static func linux(asid: UInt16, ttb0: UInt64, stall: Bool = false, record: Bool = true) -> [UInt64] {
+        let w0: UInt64 = 16 | 1 << 8 | 1 << 10 | 3 << 12 | epd1 | v | 0b101 << 32 | aa64
+            | (stall ? s : 0) | (record ? r : 0) | a | aset | UInt64(asid) << 48
+        return [w0, ttb0 & 0x000F_FFFF_FFFF_FFF0, 0, 0x0404_FF44, 0, 0, 0, 0]
+    }
+
+    /// Linux's CD for a PASID whose mm is gone (arm_smmu_make_sva_cd with no
+    /// mm): valid, both halves disabled (EPD0 = EPD1 = 1), S = R = 0: every
+    /// access faults and no event is recorded.
+    static func quiet(asid: UInt16) -> [UInt64] {
+        [epd0 | epd1 | v | 0b101 << 32 | aa64 | a | aset | UInt64(asid) << 48, 0, 0, 0x0404_FF44, 0, 0, 0, 0]
+    }
+}
+
+/// Stage-1 4 KiB-granule, 4-level tables (start level 0, 48-bit VA) built
+/// in test RAM from the VMSAv8-64 descriptor formats, tables allocated from
+/// a bump pointer.
+final class Stage1Tables {
+    let ram: TestRAM
+    private var next: UInt64
+    let root: UInt64
+
+    init(ram: TestRAM, arena: UInt64) {
+        self.ram = ram
+        next = arena
+        root = arena
+        next += 0x1000
+    }
+
+    private func allocate() -> UInt64 {
+        let p = next
+        next += 0x1000
+        return p
+    }
+
+    /// Maps the 4 KiB page at `va` to `pa` (user RW, AF, ISH, UXN like a Linux DMA mapping).
+    func map(_ va: UInt64, to pa: UInt64,
+             attrs: UInt64 = PT4K.af | PT4K.innerShareable | PT4K.apEL0 | PT4K.uxn) {
+        var table = root
+        for level in 0..<3 {
+            let slot = table + PT4K.index(va, level: level) * 8
+            let d = ram.read64(slot)
+            if d & 0b11 == 0b11 {
+                table = d & 0x0000_FFFF_FFFF_F000
+            } else {
+                let t = allocate()
+                ram.write64(slot, PT4K.tableDescriptor(t))
+                table = t
+            }
+        }
+        ram.write64(table + PT4K.index(va, level: 3) * 8, PT4K.pageDescriptor(pa, attrs))
+    }
+
+    func unmap(_ va: UInt64) {
+        var table = root
+        for level in 0..<3 {
+            let d = ram.read64(table + PT4K.index(va, level: level) * 8)
+            guard d & 0b11 == 0b11 else { return }
+            table = d & 0x0000_FFFF_FFFF_F000
+        }
+        ram.write64(table + PT4K.index(va, level: 3) * 8, 0)
+    }
+}
+
+/// Stage-2 4 KiB descriptors (VMSAv8-64): page = PA | AF [10] | SH [9:8] |
+/// S2AP [7:6] (bit 6 read, bit 7 write) | MemAttr [5:2] | 0b11.
+enum S2PT {
+    static let readWrite: UInt64 = 3 << 6
+    static let normal: UInt64 = 0xF << 2
+    static func page(_ pa: UInt64, ap: UInt64 = readWrite) -> UInt64 { pa | 1 << 10 | 3 << 8 | ap | normal | 0b11 }
+    static func table(_ next: UInt64) -> UInt64 { next | 0b11 }
+}
+
+/// A guest memory that forwards to test RAM and can run a hook right after
+/// a read of a chosen address has copied its data out: a deterministic way
+/// to let "another CPU" act between two steps of a translation.
+final class HookedMemory: GuestMemory, @unchecked Sendable {
+    let inner: RegionGuestMemory
+    struct Hook: @unchecked Sendable { var address: UInt64; var action: () -> Void }
+    private let hook = Mutex<Hook?>(nil)
+
+    init(_ inner: RegionGuestMemory) { self.inner = inner }
+
+    /// Runs `action` once, after the next read that covers `address`.
+    func onceAfterRead(of address: UInt64, _ action: @escaping @Sendable () -> Void) {
+        hook.withLock { $0 = Hook(address: address, action: action) }
+    }
+
+    func read(at address: UInt64, into buffer: UnsafeMutableRawBufferPointer) -> Bool {
+        let ok = inner.read(at: address, into: buffer)
+        let fire = hook.withLock { h -> Hook? in
+            guard let x = h, x.address >= address, x.address < address &+ UInt64(buffer.count) else { return nil }
+            h = nil
+            return x
+        }
+        fire?.action()
+        return ok
+    }
+    func write(at address: UInt64, from buffer: UnsafeRawBufferPointer) -> Bool { inner.write(at: address, from: buffer) }
+    func compareExchange64(at address: UInt64, expected: UInt64, desired: UInt64) -> UInt64? {
+        inner.compareExchange64(at: address, expected: expected, desired: desired)
+    }
+}
+
+extension DriverCmd {
+    static func cfgiCDAll(_ sid: UInt32) -> [UInt64] { [0x06 | UInt64(sid) << 32, 0] }
+    /// TLBI_NH_ASID 0x11: VMID [47:32], ASID [63:48].
+    static func tlbiNHASID(_ asid: UInt16, vmid: UInt16 = 0) -> [UInt64] {
+        [0x11 | UInt64(vmid) << 32 | UInt64(asid) << 48, 0]
+    }
+    /// ATC_INV 0x40 (4.5.1): SSV [11], SubstreamID [31:12], StreamID [63:32];
+    /// Size [69:64], Address [127:76].
+    static func atcInv(sid: UInt32, ssid: UInt32? = nil, address: UInt64, size: UInt64) -> [UInt64] {
+        [0x40 | (ssid.map { 1 << 11 | UInt64($0) << 12 } ?? 0) | UInt64(sid) << 32, (address & ~0xFFF) | size]
+    }
+    /// PRI_RESP 0x41 (4.5.2): SSV [11], SubstreamID [31:12], StreamID [63:32];
+    /// PRGIndex [72:64], Resp [77:76] (0b00 Failure, 0b01 InvalidRequest, 0b10 Success).
+    static func priResp(sid: UInt32, ssid: UInt32? = nil, prgIndex: UInt16, resp: UInt64) -> [UInt64] {
+        [0x41 | (ssid.map { 1 << 11 | UInt64($0) << 12 } ?? 0) | UInt64(sid) << 32, UInt64(prgIndex) | resp << 12]
+    }
+    /// RESUME 0x44 (4.7.1): Ac [12] (1 retry), StreamID [63:32]; STAG [79:64].
+    static func resume(sid: UInt32, stag: UInt16, retry: Bool) -> [UInt64] {
+        [0x44 | (retry ? 1 << 12 : 0) | UInt64(sid) << 32, UInt64(stag)]
+    }
+    /// STALL_TERM 0x45 (4.7.2): StreamID [63:32].
+    static func stallTerm(sid: UInt32) -> [UInt64] { [0x45 | UInt64(sid) << 32, 0] }
+}
+
+extension Reg {
+    static let PRIQ_IRQ_CFG0: UInt64 = 0xD0
+}
+
+extension LinuxLikeDriver {
+    /// The PRI records between PRIQ_CONS and PRIQ_PROD (8.0): 16 bytes each.
+    /// Consumes them unless `consume` is false; OVACKFLG is written equal to
+    /// OVFLG when `acknowledgeOverflow` (one write, as 8.1 recommends).
+    func drainPRI(consume: Bool = true, acknowledgeOverflow: Bool = false) -> [[UInt64]] {
+        let mask: UInt64 = (1 << priqLog2) - 1
+        let wrapMask = (mask << 1) | 1
+        let prodReg = UInt64(read32(Reg.PRIQ_PROD)), consReg = UInt64(read32(Reg.PRIQ_CONS))
+        var cons = consReg & wrapMask
+        let prod = prodReg & wrapMask
+        var records: [[UInt64]] = []
+        var n = 0
+        while cons != prod && n < 1 << priqLog2 {
+            records.append(ram.memory.readWords(at: priq + (cons & mask) * 16, count: 2)!)
+            cons = (cons + 1) & wrapMask
+            n += 1
+        }
+        if consume || acknowledgeOverflow {
+            let ovf: UInt64 = 1 << 31
+            let ack = acknowledgeOverflow ? prodReg & ovf : consReg & ovf
+            write32(Reg.PRIQ_CONS, ack | (consume ? cons : consReg & wrapMask))
+        }
+        return records
+    }
+
+    /// Pushes commands and a sync without the success check (for failing syncs).
+    func submitExpectingError(_ commands: [[UInt64]]) -> (consumed: Bool, cons: UInt32, gerror: UInt32) {
+        let ok = submit(commands)
+        return (ok, read32(Reg.CMDQ_CONS), read32(Reg.GERROR))
+    }
+}
+
+/// Shared state for test threads (Atomic and Mutex are noncopyable, so
+/// escaping closures share them through a class).
+final class Shared<Value: Sendable>: Sendable {
+    let mutex: Mutex<Value>
+    init(_ value: Value) { mutex = Mutex(value) }
+    var value: Value { mutex.withLock { $0 } }
+    func update(_ body: (inout Value) -> Void) { mutex.withLock { body(&$0) } }
+}
+
+final class SharedFlag: Sendable {
+    private let atomic = Atomic<Bool>(false)
+    var isSet: Bool { atomic.load(ordering: .acquiring) }
+    func set() { atomic.store(true, ordering: .releasing) }
+}
+
+extension LinuxLikeDriver: @unchecked Sendable {}
