@@ -8,7 +8,7 @@ SHELL := /bin/bash
 SWIFT_RELEASE := swift build -c release
 BOOT := scripts/boot-guest
 
-.PHONY: all build run test test-unit test-guest bench bench-model bench-socket qemu kernel initramfs clean
+.PHONY: all build run test test-unit test-guest bench bench-model bench-socket bench-guest qemu kernel initramfs clean
 
 all: build
 
@@ -39,7 +39,9 @@ test-unit:
 test-guest: build qemu kernel initramfs
 	scripts/guest-suite
 
-bench: bench-model bench-socket
+bench: bench-model bench-socket bench-guest
+
+bench-guest: build qemu kernel initramfs
 	scripts/bench-guest
 
 bench-model bench-socket:
