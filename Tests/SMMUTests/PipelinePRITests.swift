@@ -60,7 +60,7 @@ struct PipelinePRITests {
     /// silently; writing OVACKFLG = OVFLG ends it.
     @Test func overflowAutoRespondsLastAndDropsTheRestUntilAcknowledged() throws {
         let d = try machine()
-        #expect((d.read32(0x0C) >> 1) & 1 == 1)                      // IDR3.PPS
+        #expect((d.read32(0x0C) >> 5) & 1 == 1)                      // IDR3.PPS, bit [5] (6.3.4)
         let capacity = 1 << Int(d.priqLog2)
         for i in 0..<capacity {
             let r = PageRequest(streamID: sid, substreamID: 1, address: UInt64(i) << 12, read: true, write: false,
