@@ -14,9 +14,9 @@ import Testing
         #expect(h.read(Off.IDR1) == 16 | 20 << 6 | 19 << 11 | 19 << 16 | 19 << 21)
         #expect(h.read(Off.IDR2) == 0)
         // IDR3 (6.3.4): PPS is bit [5] ("PPS, bit [5]"; bits [1:0] are RES0),
-        // HAD bit [2], RIL bit [10] (QEMU FIELD(IDR3, HAD, 2, 1), FIELD(IDR3, RIL, 10, 1);
-        // Linux IDR3_RIL (1 << 10)).
-        #expect(h.read(Off.IDR3) == 0x424)
+        // XNX bit [4] (mandatory with stage 2 from v3.1), HAD bit [2], RIL bit [10]
+        // (QEMU FIELD(IDR3, HAD, 2, 1), FIELD(IDR3, RIL, 10, 1); Linux IDR3_RIL (1 << 10)).
+        #expect(h.read(Off.IDR3) == 0x434)
         // IDR5: OAS 48 bits = 0b101, GRAN4K/16K/64K (bits 4-6), STALL_MAX 256 (<<16).
         #expect(h.read(Off.IDR5) == 0b101 | 0x70 | 256 << 16)
         #expect(h.read(Off.AIDR) == 0x02)

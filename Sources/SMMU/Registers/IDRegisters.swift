@@ -38,8 +38,10 @@ struct IDRegisters: Sendable, Equatable {
             | UInt32(c.commandQueueLog2 & 0x1F) << 21
         // 6.3.4 IDR3: PPS (bit 5) so overflow auto-responses carry the request's
         // PASID without an STE.PPAR check (8.1); HAD (bit 2, 0 when S1P == 0);
-        // RIL (bit 10).
-        idr3 = bit(c.pri && c.substreamIDBits > 0, 5) | bit(c.stage1, 2) | bit(c.rangeInvalidation, 10)
+        // RIL (bit 10); XNX (bit 4) with stage 2: the walker decodes stage-2
+        // XN[1:0] in the FEAT_XNX encoding (mandatory with S2P from SMMUv3.1).
+        idr3 = bit(c.pri && c.substreamIDBits > 0, 5) | bit(c.stage1, 2) | bit(c.stage2, 4)
+            | bit(c.rangeInvalidation, 10)
         // 6.3.6 IDR5: OAS [2:0], GRAN4K/16K/64K [6:4], VAX = 0 (48-bit VA), STALL_MAX [31:16].
         let oas: UInt32 = switch c.outputAddressBits {
         case 32: 0; case 36: 1; case 40: 2; case 42: 3; case 44: 4; case 48: 5; default: 6
