@@ -178,3 +178,17 @@ func tg1Encoding(_ tg1: UInt64, _ granule: Granule) throws {
     #expect(lookupCD(with(good) { $0.set(CD.S) }, stallOnly).successValue?.stallFaults == true)
     #expect(lookupCD(with(good) { $0.set(CD.S) }).successValue?.stallFaults == true)
 }
+
+@Test func hierarchicalAttributeDisablePerHalf() throws {
+    // CD.HAD0 is bit [65], CD.HAD1 bit [129] (IHI 0070 5.4 "HAD0, bit [65]";
+    // QEMU CD_HAD(x, sel) = word32[2 + 2 * sel] bit 1, i.e. bits 65 and 129).
+    // IDR3.HAD == 1, so they are honoured, each for its own half.
+    let d = with(twoHalves) { $0.set(65) }
+    let cd = try #require(lookupCD(d).successValue)
+    #expect(cd.ttb0?.hierarchicalAttributesDisabled == true)
+    #expect(cd.ttb1?.hierarchicalAttributesDisabled == false)
+    let e = with(twoHalves) { $0.set(129) }
+    let cd1 = try #require(lookupCD(e).successValue)
+    #expect(cd1.ttb0?.hierarchicalAttributesDisabled == false)
+    #expect(cd1.ttb1?.hierarchicalAttributesDisabled == true)
+}

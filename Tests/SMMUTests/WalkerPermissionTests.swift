@@ -107,6 +107,20 @@ import Testing
         #expect(!allowed(privRW, table: Desc.pxnTable, [.instruction, .privileged]))
     }
 
+    // CD.HADx == 1 (IHI 0070 5.4 HAD0: "the APTable, PXNTable and
+    // XNTable/UXNTable fields of table descriptors walked through CD.TTB0
+    // become IGNORED"): the same tables no longer limit the leaf.
+    @Test func hierarchicalAttributeDisableIgnoresTableLimits() {
+        var had = Self.cfg
+        had.hierarchicalAttributesDisabled = true
+        let ram = WalkerRAM()
+        ram[Self.base] = Desc.table(ram0 + 0x11000, Desc.apTableNoWrite | Desc.apTableNoEL0 | Desc.uxnTable)
+        ram[ram0 + 0x11000] = Desc.block(0x8000_0000, Desc.af | Desc.ap01)
+        #expect(s1Walk(0x1234, had, ram, access: .write).value != nil)
+        #expect(s1Walk(0x1234, had, ram, access: [.instruction]).value != nil)
+        #expect(s1Walk(0x1234, Self.cfg, ram, access: .write).fault?.type == .F_PERMISSION)
+    }
+
     // Any-EL2 regime: one privilege level, so AP[1] is ignored and both
     // privileges get the same rights; XN is bit 54 and PXN (bit 53) is RES0.
     @Test func el2SinglePrivilegeRegime() {

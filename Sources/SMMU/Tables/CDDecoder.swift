@@ -7,6 +7,7 @@ enum CDDecoder {
         static let t0sz = (5, 0), tg0 = (7, 6), epd0 = 14, endi = 15, t1sz = (21, 16), tg1 = (23, 22)
         static let epd1 = 30, v = 31, ips = (34, 32), affd = 35, wxn = 36, tbi0 = 38, tbi1 = 39
         static let pan = 40, aa64 = 41, hd = 42, ha = 43, s = 44, r = 45, a = 46, asid = (63, 48)
+        static let had0 = 65, had1 = 129   // IDR3.HAD == 1 (QEMU CD_HAD: word[2 + 2 * sel] bit 1)
         static let ttb0 = (115, 68), ttb1 = (179, 132), mair = (255, 192)
     }
 
@@ -54,12 +55,14 @@ enum CDDecoder {
         // Fields of a disabled half are IGNORED and not validated (5.4.1.1).
         if !epd0 {
             flags.topByteIgnore = d.bit(F.tbi0)
+            flags.hierarchicalAttributesDisabled = d.bit(F.had0)
             ttb0 = half(txsz: d.field(F.t0sz.0, F.t0sz.1), granule: granule0(d.field(F.tg0.0, F.tg0.1)),
                         ttb: d.field(F.ttb0.0, F.ttb0.1) << 4, ips: ips, flags: flags, configuration: configuration)
             if ttb0 == nil { return nil }
         }
         if !epd1 {
             flags.topByteIgnore = d.bit(F.tbi1)
+            flags.hierarchicalAttributesDisabled = d.bit(F.had1)
             ttb1 = half(txsz: d.field(F.t1sz.0, F.t1sz.1), granule: granule1(d.field(F.tg1.0, F.tg1.1)),
                         ttb: d.field(F.ttb1.0, F.ttb1.1) << 4, ips: ips, flags: flags, configuration: configuration)
             if ttb1 == nil { return nil }

@@ -38,7 +38,7 @@ struct DescriptorWords {
 /// ID-register values the structure decoders assume. The register file must
 /// advertise the same: SMMU_IDR0.TTF=0b10 (AArch64 tables only),
 /// IDR0.TTENDIAN=0b10 (little-endian only), IDR0.TERM_MODEL=1 (terminate
-/// always aborts), IDR0.NS1ATS=0, IDR3.STT=0, IDR3.DPT=0, IDR3.HAD=0,
+/// always aborts), IDR0.NS1ATS=0, IDR3.STT=0, IDR3.DPT=0,
 /// IDR5.VAX=0b00 (48-bit VA), IDR5.DS=0, IDR5.D128=0.
 enum ImplementedLimits {
     /// IDR3.STT=0: the largest TxSZ / S2T0SZ is 39 (5.2 S2T0SZ, 5.4 T0SZ).

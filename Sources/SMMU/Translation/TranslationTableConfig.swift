@@ -29,12 +29,17 @@ public struct TranslationTableConfig: Sendable, Hashable {
     public var accessFlagFaultDisabled: Bool
     /// Top-byte-ignore (CD.TBIx).
     public var topByteIgnore: Bool
+    /// Hierarchical attributes disabled (CD.HADx, with IDR3.HAD): APTable,
+    /// PXNTable and UXNTable of the stage-1 tables walked are IGNORED.
+    public var hierarchicalAttributesDisabled: Bool
     public init(granule: Granule, inputSizeBits: UInt8, tableBase: UInt64, startLevel: Int8? = nil,
                 outputSizeBits: UInt8, hardwareAccessFlag: Bool = false, hardwareDirty: Bool = false,
-                accessFlagFaultDisabled: Bool = false, topByteIgnore: Bool = false) {
+                accessFlagFaultDisabled: Bool = false, topByteIgnore: Bool = false,
+                hierarchicalAttributesDisabled: Bool = false) {
         self.granule = granule; self.inputSizeBits = inputSizeBits; self.tableBase = tableBase
         self.startLevel = startLevel; self.outputSizeBits = outputSizeBits
         self.hardwareAccessFlag = hardwareAccessFlag; self.hardwareDirty = hardwareDirty
         self.accessFlagFaultDisabled = accessFlagFaultDisabled; self.topByteIgnore = topByteIgnore
+        self.hierarchicalAttributesDisabled = hierarchicalAttributesDisabled
     }
 }

@@ -140,12 +140,14 @@ extension PageTableWalker {
                 }
             }
             let readOnly = descriptor & D.ap2 != 0
-            var permissions = WalkPermissions.stage1(descriptor: descriptor, tableAttributes: leaf.tableAttributes,
+            // CD.HADx == 1: the tables' APTable/PXNTable/UXNTable are IGNORED (5.4 HAD0).
+            let tableAttributes = config.hierarchicalAttributesDisabled ? 0 : leaf.tableAttributes
+            var permissions = WalkPermissions.stage1(descriptor: descriptor, tableAttributes: tableAttributes,
                                                      readOnly: readOnly, regime: regime)
             if !permissions.allows(access) {
                 // Writable-clean (DBM = 1, AP[2] = 1) with CD.HD: the write
                 // makes it dirty by clearing AP[2], if nothing else forbids it.
-                let dirtied = WalkPermissions.stage1(descriptor: descriptor, tableAttributes: leaf.tableAttributes,
+                let dirtied = WalkPermissions.stage1(descriptor: descriptor, tableAttributes: tableAttributes,
                                                      readOnly: false, regime: regime)
                 guard access.contains(.write), readOnly, dirtyStateManaged(config), descriptor & D.dbm != 0,
                       dirtied.allows(access) else {
