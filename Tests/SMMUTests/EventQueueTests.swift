@@ -49,6 +49,33 @@ import Testing
         #expect(c.0 == 0xFFFF_FFFF_0000_0002)
     }
 
+    // Positions cross-checked against Linux arm-smmu-v3.h: EVTQ_1_STAG =
+    // GENMASK_ULL(15, 0), EVTQ_1_STALL = bit 31, EVTQ_1_PnU/InD/RnW = bits
+    // 33/34/35, EVTQ_1_S2 = bit 39, EVTQ_1_CLASS = GENMASK_ULL(41, 40),
+    // EVTQ_1_TT_READ = bit 44, EVTQ_3_IPA = GENMASK_ULL(51, 12).
+    @Test func ttrnwOnlyInPermissionFaultsWithClassTT() {
+        // 7.3.16: TTRnW is defined for F_PERMISSION and valid when CLASS == TT;
+        // Linux reads EVTQ_1_TT_READ only for EVT_ID_PERMISSION_FAULT.
+        var p = EventRecord(type: .F_PERMISSION, streamID: 1)
+        p.stage2 = true; p.faultClass = .tableWalk; p.extra = 1; p.address2 = 0x8000_0000
+        #expect(p.encode().1 == 1 << 35 | 1 << 39 | 1 << 40 | 1 << 44)
+        // Not in F_ACCESS (7.3.15 defines no TTRnW: the bit is RES0).
+        var a = p
+        a.type = .F_ACCESS
+        #expect(a.encode().1 == 1 << 35 | 1 << 39 | 1 << 40)
+        // Not when CLASS != TT.
+        var q = p
+        q.faultClass = .input
+        #expect(q.encode().1 == 1 << 35 | 1 << 39 | 0b10 << 40)
+    }
+
+    @Test func instructionBitIsZeroForWrites() {
+        // 7.3.13: "InD == 0 when RnW == 0".
+        var e = EventRecord(type: .F_TRANSLATION, streamID: 1)
+        e.read = false; e.instruction = true; e.privileged = true
+        #expect(e.encode().1 == 1 << 33 | 0b10 << 40)
+    }
+
     @Test func pageRequestHintEncoding() {
         var e = EventRecord(type: .E_PAGE_REQUEST, streamID: 5)
         e.read = true; e.privileged = true; e.inputAddress = 0x1234_5678; e.extra = 3

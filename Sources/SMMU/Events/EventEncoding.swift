@@ -24,8 +24,11 @@ extension EventRecord {
         default:
             if substreamID != nil { e.w0 |= 1 << 11 | ssid << 12 }
         }
-        // Word 1 attribute bits: PnU [97], InD [98], RnW [99], S2 [103], CLASS [105:104].
-        let attributes = (privileged ? 1 << 33 : 0) | (instruction ? 1 << 34 : 0) | (read ? 1 << 35 : 0) as UInt64
+        // Word 1 attribute bits: PnU [97], InD [98], RnW [99], S2 [103], CLASS [105:104]
+        // (Linux EVTQ_1_PnU/InD/RnW = bits 33/34/35, EVTQ_1_S2 = 39, EVTQ_1_CLASS = [41:40]).
+        // "InD == 0 when RnW == 0" (7.3.12-7.3.17); F_UUT reports the incoming attributes.
+        let ind = instruction && (read || type == .F_UUT)
+        let attributes = (privileged ? 1 << 33 : 0) | (ind ? 1 << 34 : 0) | (read ? 1 << 35 : 0) as UInt64
         let stageAndClass = (stage2 ? 1 << 39 : 0) | UInt64(faultClass.rawValue) << 40
         let fetchAddress = address2 & 0x00FF_FFFF_FFFF_FFF8      // FetchAddr [55:3] at [247:195]
         let ipa = address2 & 0x00FF_FFFF_FFFF_F000               // IPA [55:12] at [247:204]
@@ -51,9 +54,11 @@ extension EventRecord {
             e.w3 = fetchAddress
         case .F_TRANSLATION, .F_ADDR_SIZE, .F_ACCESS, .F_PERMISSION:
             // 7.3.13-7.3.16: STAG [79:64], Stall [95], attributes, S2, CLASS,
-            // TTRnW [108] (extra bit 0), InputAddr [191:128], IPA [247:204].
+            // InputAddr [191:128], IPA [247:204]. TTRnW [108] (extra bit 0) is
+            // defined for F_PERMISSION only ("valid when CLASS == TT", 7.3.16;
+            // Linux reads EVTQ_1_TT_READ only for EVT_ID_PERMISSION_FAULT).
             e.w1 = UInt64(stall ? stag : 0) | (stall ? 1 << 31 : 0) | attributes | stageAndClass
-                | ((type == .F_ACCESS || type == .F_PERMISSION) && extra & 1 != 0 ? 1 << 44 : 0)
+                | (type == .F_PERMISSION && faultClass == .tableWalk && extra & 1 != 0 ? 1 << 44 : 0)
             e.w2 = inputAddress
             e.w3 = stage2 ? ipa : 0
         case .F_TLB_CONFLICT:                                    // 7.3.17
