@@ -45,6 +45,12 @@ import Testing
         // F_STREAM_DISABLED carries only the StreamID (7.3.7).
         let d = EventRecord(type: .F_STREAM_DISABLED, streamID: 3, substreamID: 9).encode()
         #expect(d.0 == 0x06 | 3 << 32)
+        // F_TRANSL_FORBIDDEN: StreamID, RnW [99], InputAddr, no SSV (7.3.8;
+        // QEMU's f_transl_forbidden carries only addr and rnw).
+        var t = EventRecord(type: .F_TRANSL_FORBIDDEN, streamID: 3, substreamID: 9)
+        t.read = true; t.inputAddress = 0x5000
+        let tw = t.encode()
+        #expect(tw.0 == 0x07 | 3 << 32 && tw.1 == 1 << 35 && tw.2 == 0x5000 && tw.3 == 0)
         let c = EventRecord(type: .C_BAD_STREAMID, streamID: 0xFFFF_FFFF).encode()
         #expect(c.0 == 0xFFFF_FFFF_0000_0002)
     }

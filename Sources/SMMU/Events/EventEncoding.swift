@@ -17,8 +17,8 @@ extension EventRecord {
         e.w0 = UInt64(type.rawValue) | UInt64(streamID) << 32
         let ssid = UInt64((substreamID ?? 0) & 0xF_FFFF)
         switch type {
-        case .F_STREAM_DISABLED:
-            break                               // 7.3.7: StreamID only
+        case .F_STREAM_DISABLED, .F_TRANSL_FORBIDDEN:
+            break                               // 7.3.7, 7.3.8: no SSV/SubstreamID (QEMU records none either)
         case .C_BAD_SUBSTREAMID:
             e.w0 |= ssid << 12                  // 7.3.9: SubstreamID always valid, no SSV
         default:
