@@ -16,7 +16,10 @@ import Testing
         // IDR3 (6.3.4): PPS is bit [5] ("PPS, bit [5]"; bits [1:0] are RES0),
         // XNX bit [4] (mandatory with stage 2 from v3.1), HAD bit [2], RIL bit [10]
         // (QEMU FIELD(IDR3, HAD, 2, 1), FIELD(IDR3, RIL, 10, 1); Linux IDR3_RIL (1 << 10)).
-        #expect(h.read(Off.IDR3) == 0x434)
+        // With AIDR = v3.2, FWB bit [8] = 1 and BBML bits [12:11] = 0b01 or 0b10
+        // are mandatory (6.3.4: "FWB is 1 in an implementation of SMMUv3.2 or
+        // later", "BBML is 0b01 or 0b10 in an implementation of SMMUv3.2").
+        #expect(h.read(Off.IDR3) == 0x434 | 1 << 8 | 0b10 << 11)
         // IDR5: OAS 48 bits = 0b101, GRAN4K/16K/64K (bits 4-6), STALL_MAX 256 (<<16).
         #expect(h.read(Off.IDR5) == 0b101 | 0x70 | 256 << 16)
         #expect(h.read(Off.AIDR) == 0x02)

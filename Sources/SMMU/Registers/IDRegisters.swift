@@ -40,8 +40,13 @@ struct IDRegisters: Sendable, Equatable {
         // PASID without an STE.PPAR check (8.1); HAD (bit 2, 0 when S1P == 0);
         // RIL (bit 10); XNX (bit 4) with stage 2: the walker decodes stage-2
         // XN[1:0] in the FEAT_XNX encoding (mandatory with S2P from SMMUv3.1).
+        // With RIL the SMMU claims v3.2 (AIDR below), which makes FWB (bit 8)
+        // and BBML (bits [12:11], level 2) mandatory: S2FWB only changes memory
+        // attributes, which are not modelled, and the TLB never reports a
+        // conflict when a block is split or merged without break-before-make.
+        let v32 = c.rangeInvalidation
         idr3 = bit(c.pri && c.substreamIDBits > 0, 5) | bit(c.stage1, 2) | bit(c.stage2, 4)
-            | bit(c.rangeInvalidation, 10)
+            | bit(v32, 8) | bit(c.rangeInvalidation, 10) | (v32 ? 0b10 << 11 : 0)
         // 6.3.6 IDR5: OAS [2:0], GRAN4K/16K/64K [6:4], VAX = 0 (48-bit VA), STALL_MAX [31:16].
         let oas: UInt32 = switch c.outputAddressBits {
         case 32: 0; case 36: 1; case 40: 2; case 42: 3; case 44: 4; case 48: 5; default: 6
