@@ -24,7 +24,7 @@ import sys
 HDR = struct.Struct('<III')
 REPLY, NEED_REPLY = 1 << 2, 1 << 3
 HOOK = 0x1fff0
-FAULT_BASE = 0xdead00000
+FAULT_BASE = 0xde0000000
 MSI_ADDR = 0x40001000
 
 CAPS_STAGE1, CAPS_ATS, CAPS_PRI = 1 << 0, 1 << 2, 1 << 3
