@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Builds the guest initramfs: Debian bookworm's busybox-static (arm64), the
-# project's guest/init, guest/tests/*.sh and guest/lib/*.sh, and the kernel
-# modules listed in the kernel directory's modules.load. Packed as a gzip'd
+# project's guest/init, guest/tests/*.sh and guest/lib/*.sh, the guest test
+# programs guest/programs/*.c (cross-compiled statically for arm64 with
+# Debian's gcc-aarch64-linux-gnu, into /bin), and the kernel modules listed
+# in the kernel directory's modules.load. Packed as a gzip'd
 # newc cpio and cached under $VSMMU_CACHE/initramfs/, keyed by the hash of its inputs (kernel
 # package, modules, busybox version, guest/ contents, this script). Prints the
 # path of the image.
@@ -29,7 +31,9 @@ if [ "$with_modules" = 1 ]; then
     [ -f "$kdir/modules.load" ] || die "$kdir has no modules.load"
 fi
 
-apt_install cpio
+apt_install cpio gcc-aarch64-linux-gnu libc6-dev-arm64-cross
+CROSS_CC=aarch64-linux-gnu-gcc
+CROSS_CFLAGS=(-std=c11 -Wall -Wextra -Werror -static -O2)
 
 arm64_apt_refresh
 bb_version=$(arm64_candidate busybox-static)
@@ -45,6 +49,8 @@ key=$(
         fi
         (cd "$VSMMU_ROOT" && find guest -type f -print0 | LC_ALL=C sort -z | xargs -0 sha256sum)
         cat "$0"
+        echo "$CROSS_CC ${CROSS_CFLAGS[*]}"
+        "$CROSS_CC" --version | head -n1
     } | sha256sum | cut -c1-16
 )
 out="$VSMMU_CACHE/initramfs/initramfs-$key.cpio.gz"
@@ -60,6 +66,12 @@ install -m 0755 "$tmp/bb/bin/busybox" "$stage/bin/busybox"
 install -m 0755 "$VSMMU_ROOT/guest/init" "$stage/init"
 for t in "$VSMMU_ROOT"/guest/tests/*.sh; do install -m 0755 "$t" "$stage/tests/"; done
 for l in "$VSMMU_ROOT"/guest/lib/*.sh; do install -m 0644 "$l" "$stage/lib/vsmmu/"; done
+for src in "$VSMMU_ROOT"/guest/programs/*.c; do
+    [ -e "$src" ] || continue
+    prog=$(basename "$src" .c)
+    "$CROSS_CC" "${CROSS_CFLAGS[@]}" -o "$stage/bin/$prog" "$src" \
+        || die "cross-compiling $src failed"
+done
 if [ "$with_modules" = 1 ]; then
     while IFS= read -r ko; do
         install -m 0644 "$kdir/modules/$ko" "$stage/lib/modules/$ko"
