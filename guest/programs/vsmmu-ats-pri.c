@@ -92,7 +92,11 @@ enum {
 #define OUTCOME_ANSWERED    1
 /* PCIe PRG Response Codes as the endpoint records them */
 #define RESP_SUCCESS        0
-#define RESP_INVALID        1   /* what CMD_PRI_RESP Resp=Denied becomes */
+/*
+ * Linux's PRI_RESP_DENY is CMD_PRI_RESP Resp=0b00, which IHI 0070 4.5.2
+ * names ResponseFailure: the endpoint sees PCIe Response Failure (0xf).
+ */
+#define RESP_LINUX_DENY     0xf
 
 /* PCIe extended capability IDs */
 #define PCI_EXT_ATS         0x0f
@@ -1032,18 +1036,20 @@ static bool pri_single(struct ctx *c, int kfd, char *detail, size_t len)
                            CMD_PAGE_REQUEST);
     uint32_t n = wait_responses(c, 1, 5000);
     uint64_t r = rd64(c, REG_RESP_RING);
+    bool logged = !kmsg_wait_line(kfd, "[5L]", "privileged R access", line,
+                                  sizeof(line), 2000);
 
     if (out != OUTCOME_QUEUED || n != 1 || (r & 0x1ff) != idx ||
-        ((r >> 16) & 0xff) != RESP_INVALID ||
-        kmsg_wait_line(kfd, "[5L]", "privileged R access", line, sizeof(line), 2000)) {
+        ((r >> 16) & 0xff) != RESP_LINUX_DENY || !logged) {
         snprintf(detail, len, "L=1 request index %u: outcome %d, %u "
-                 "responses, ring[0] 0x%llx (want index %u code %u), log "
-                 "line %s", idx, out, n, (unsigned long long)r, idx,
-                 RESP_INVALID, "missing or wrong");
+                 "responses, ring[0] 0x%llx (want index %u code 0x%x), "
+                 "driver log line '[5L] ... R access' %s", idx, out, n,
+                 (unsigned long long)r, idx, RESP_LINUX_DENY,
+                 logged ? "found" : "missing");
         return false;
     }
-    snprintf(detail, len, "L=1 index %u queued, logged, answered code %u "
-             "(deny) with index %u", idx, RESP_INVALID, idx);
+    snprintf(detail, len, "L=1 index %u queued, logged, answered code 0x%x "
+             "(Linux's deny) with index %u", idx, RESP_LINUX_DENY, idx);
     return true;
 }
 
@@ -1064,13 +1070,13 @@ static bool pri_group(struct ctx *c, int kfd, char *detail, size_t len)
                       CMD_PAGE_REQUEST);
     wait_responses(c, 2, 5000);
     after = resp_entry(c, idx);
-    if (o1 || o2 || o3 || before != 0 || after != (1u << 4 | RESP_INVALID) ||
+    if (o1 || o2 || o3 || before != 0 || after != (1u << 4 | RESP_LINUX_DENY) ||
         kmsg_wait_line(kfd, "[9]", NULL, line, sizeof(line), 2000) ||
         kmsg_wait_line(kfd, "[9L]", NULL, line, sizeof(line), 2000)) {
         snprintf(detail, len, "group index %u: outcomes %d %d %d, response "
                  "entry before L=1 0x%x (want 0), after 0x%x (want 0x%x), "
                  "or log lines [9]/[9L] missing", idx, o1, o2, o3, before,
-                 after, 1u << 4 | RESP_INVALID);
+                 after, 1u << 4 | RESP_LINUX_DENY);
         return false;
     }
     snprintf(detail, len, "group index %u: 2 x L=0 queued without response, "
@@ -1094,7 +1100,7 @@ static bool pri_stop(struct ctx *c, int kfd, char *detail, size_t len)
     wait_responses(c, before + 1, 1000);
     entry = resp_entry(c, idx);
     if (out != OUTCOME_QUEUED || !logged || !no_rw ||
-        (entry && (entry & 0xf) != RESP_INVALID)) {
+        (entry && (entry & 0xf) != RESP_LINUX_DENY)) {
         snprintf(detail, len, "stop marker PASID 1 index %u: outcome %d "
                  "(want 0 queued), logged %d without R/W %d, response 0x%x",
                  idx, out, logged, no_rw, entry);
@@ -1171,7 +1177,7 @@ static bool overflow_outcomes(struct ctx *c, unsigned start, int kfd,
     }
     wait_responses(c, g, 5000);
     for (i = 0; i < g && !bad; i++) {
-        unsigned want = 1u << 4 | (i < full ? RESP_INVALID : RESP_SUCCESS);
+        unsigned want = 1u << 4 | (i < full ? RESP_LINUX_DENY : RESP_SUCCESS);
 
         e = resp_entry(c, start + i);
         bad = e != want ? i + 1 : 0;
@@ -1208,7 +1214,7 @@ static bool overflow_recovered(struct ctx *c, unsigned index, char *detail,
     mem_fill(c->rw, 0x5555, 256);
     st = dma(c, CMD_DMA_READ, IOVA_RW, 256, 0);
     if (out != OUTCOME_QUEUED || resp_entry(c, index) !=
-        (1u << 4 | RESP_INVALID) || st != ST_OK ||
+        (1u << 4 | RESP_LINUX_DENY) || st != ST_OK ||
         buffer_compare(c, c->rw, 256) >= 0) {
         snprintf(detail, len, "after overflow: new request index %u outcome "
                  "%d (want 0 queued) response 0x%x, DMA status %u", index,
@@ -1300,6 +1306,10 @@ static int setup(struct ctx *c)
     if (find_endpoint(c)) {
         return -1;
     }
+    /* Linux 6.12 puts a device in its IOMMU group when a driver binds */
+    if (bind_vfio(c)) {
+        return -1;
+    }
     group = iommu_group(c);
     note("endpoint %s (RID/StreamID 0x%x), IOMMU group %d", c->bdf, c->rid,
          group);
@@ -1307,7 +1317,7 @@ static int setup(struct ctx *c)
         errno = 0;
         return setup_error("the endpoint is in no IOMMU group (no IOMMU?)");
     }
-    if (bind_vfio(c) || vfio_open(c, group) || map_bar0(c) ||
+    if (vfio_open(c, group) || map_bar0(c) ||
         map_buffers(c)) {
         return -1;
     }
