@@ -851,9 +851,13 @@ static uint32_t ats_translate(struct ctx *c, uint64_t iova, bool write,
 
 static bool ats_unsupported(struct ctx *c, const char *name)
 {
+    char why[256];
+
     if (!c->vsmmu) {
+        linux_ats_enabled(c, why, sizeof(why));
         result(name, true, "UNSUPPORTED", "the endpoint reports no vsmmu "
-               "(REG_CAPS=0): ATS/PRI are unavailable with this IOMMU");
+               "(REG_CAPS=0): ATS/PRI are unavailable with this IOMMU (%s)",
+               why);
         return true;
     }
     return false;
