@@ -120,25 +120,14 @@ extension PageTableWalker {
         let input = address & ((UInt64(1) << n) &- 1)
         var fallback = site.fault(.F_ACCESS, level: geometry.startLevel)
         for _ in 0..<maxUpdateAttempts {
-            let leaf: WalkLeaf
-            switch findLeaf(input: input, geometry: geometry, base: config.tableBase,
-                            outputSizeBits: config.outputSizeBits, site: site, tableStage2: stage2, memory: memory) {
+            let leaf: WalkLeaf, output: UInt64
+            var set: UInt64, clear: UInt64 = 0
+            switch leafOutput(input: input, geometry: geometry, config: config, site: site,
+                              tableStage2: stage2, memory: memory) {
             case .failure(let fault): return .failure(fault)
-            case .success(let l): leaf = l
+            case .success(let r): (leaf, output, set) = r
             }
             let descriptor = leaf.descriptor
-            let output = D.address(descriptor, lowBit: leaf.shift)
-            guard D.fits(output, outputSizeBits: config.outputSizeBits) else {
-                return .failure(site.fault(.F_ADDR_SIZE, level: leaf.level))
-            }
-            var set: UInt64 = 0, clear: UInt64 = 0
-            if descriptor & D.accessFlag == 0 {
-                // CD.AFFD is IGNORED when CD.HA == 1 (5.4).
-                if config.hardwareAccessFlag { set |= D.accessFlag }
-                else if !config.accessFlagFaultDisabled {
-                    return .failure(site.fault(.F_ACCESS, level: leaf.level))
-                }
-            }
             let readOnly = descriptor & D.ap2 != 0
             // CD.HADx == 1: the tables' APTable/PXNTable/UXNTable are IGNORED (5.4 HAD0).
             let tableAttributes = config.hierarchicalAttributesDisabled ? 0 : leaf.tableAttributes
@@ -183,6 +172,34 @@ extension PageTableWalker {
         return .failure(fallback)
     }
 
+    /// The steps both stages share once a walk reaches its leaf: the output
+    /// address must fit the output size, and an access flag of 0 is either
+    /// set by hardware (HA / S2HA; AFFD is then IGNORED, 5.4) or an Access
+    /// fault unless AFFD / S2AFFD disable it. Returns the leaf, its output
+    /// address and the descriptor bits an HTTU update must set.
+    static func leafOutput(input: UInt64, geometry: WalkGeometry, config: TranslationTableConfig,
+                           site: FaultSite, tableStage2: TranslationTableConfig?,
+                           memory: any GuestMemory) -> Result<(WalkLeaf, UInt64, UInt64), WalkFault> {
+        let leaf: WalkLeaf
+        switch findLeaf(input: input, geometry: geometry, base: config.tableBase,
+                        outputSizeBits: config.outputSizeBits, site: site, tableStage2: tableStage2, memory: memory) {
+        case .failure(let fault): return .failure(fault)
+        case .success(let l): leaf = l
+        }
+        let output = D.address(leaf.descriptor, lowBit: leaf.shift)
+        guard D.fits(output, outputSizeBits: config.outputSizeBits) else {
+            return .failure(site.fault(.F_ADDR_SIZE, level: leaf.level))
+        }
+        var set: UInt64 = 0
+        if leaf.descriptor & D.accessFlag == 0 {
+            if config.hardwareAccessFlag { set |= D.accessFlag }
+            else if !config.accessFlagFaultDisabled {
+                return .failure(site.fault(.F_ACCESS, level: leaf.level))
+            }
+        }
+        return .success((leaf, output, set))
+    }
+
     // MARK: Stage 2
 
     static func stage2Walk(ipa: UInt64, access: AccessType, config: TranslationTableConfig,
@@ -197,24 +214,14 @@ extension PageTableWalker {
         }
         var fallback = site.fault(.F_ACCESS, level: geometry.startLevel)
         for _ in 0..<maxUpdateAttempts {
-            let leaf: WalkLeaf
-            switch findLeaf(input: ipa, geometry: geometry, base: config.tableBase,
-                            outputSizeBits: config.outputSizeBits, site: site, tableStage2: nil, memory: memory) {
+            let leaf: WalkLeaf, output: UInt64
+            var set: UInt64
+            switch leafOutput(input: ipa, geometry: geometry, config: config, site: site,
+                              tableStage2: nil, memory: memory) {
             case .failure(let fault): return .failure(fault)
-            case .success(let l): leaf = l
+            case .success(let r): (leaf, output, set) = r
             }
             let descriptor = leaf.descriptor
-            let output = D.address(descriptor, lowBit: leaf.shift)
-            guard D.fits(output, outputSizeBits: config.outputSizeBits) else {
-                return .failure(site.fault(.F_ADDR_SIZE, level: leaf.level))
-            }
-            var set: UInt64 = 0
-            if descriptor & D.accessFlag == 0 {
-                if config.hardwareAccessFlag { set |= D.accessFlag }
-                else if !config.accessFlagFaultDisabled {
-                    return .failure(site.fault(.F_ACCESS, level: leaf.level))
-                }
-            }
             let writable = descriptor & D.s2apWrite != 0
             var permissions = WalkPermissions.stage2(descriptor: descriptor, writable: writable)
             if !permissions.allows(access) {
