@@ -22,16 +22,6 @@ private func lookupCD(_ cd: DescriptorImage, _ configuration: SMMUConfiguration 
                           resolve: { $0 })
 }
 
-private func with(_ base: DescriptorImage, _ change: (inout DescriptorImage) -> Void) -> DescriptorImage {
-    var d = base
-    change(&d)
-    return d
-}
-private func config(_ change: (inout SMMUConfiguration) -> Void) -> SMMUConfiguration {
-    var c = SMMUConfiguration()
-    change(&c)
-    return c
-}
 
 struct IllegalCD: CustomTestStringConvertible, Sendable {
     var testDescription: String

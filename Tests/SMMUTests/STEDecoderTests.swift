@@ -22,16 +22,6 @@ struct IllegalSTE: CustomTestStringConvertible, Sendable {
     var configuration = SMMUConfiguration()
 }
 
-private func with(_ base: DescriptorImage, _ change: (inout DescriptorImage) -> Void) -> DescriptorImage {
-    var d = base
-    change(&d)
-    return d
-}
-private func config(_ change: (inout SMMUConfiguration) -> Void) -> SMMUConfiguration {
-    var c = SMMUConfiguration()
-    change(&c)
-    return c
-}
 
 private let s1 = STE.stage1(contextPtr: ctxPtr)
 private let s2 = STE.stage2(ttb: s2ttb)

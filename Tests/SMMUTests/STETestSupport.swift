@@ -180,3 +180,17 @@ extension Result {
         return nil
     }
 }
+
+/// A copy of `base` with `change` applied (one ILLEGAL field per test case).
+func with(_ base: DescriptorImage, _ change: (inout DescriptorImage) -> Void) -> DescriptorImage {
+    var d = base
+    change(&d)
+    return d
+}
+
+/// The default configuration with `change` applied.
+func config(_ change: (inout SMMUConfiguration) -> Void) -> SMMUConfiguration {
+    var c = SMMUConfiguration()
+    change(&c)
+    return c
+}
