@@ -16,7 +16,7 @@ source "$(dirname "$0")/lib-arm64-apt.sh"
 # Modules the guest loads at boot; absent ones are built in (or missing: warned).
 GUEST_MODULES=(virtio_blk virtio_rng vfio vfio_iommu_type1 vfio_pci)
 
-apt_install xz-utils zstd
+apt_install xz-utils zstd kmod
 
 arm64_apt_refresh
 meta_version=$(arm64_candidate linux-image-arm64 bookworm-backports)
