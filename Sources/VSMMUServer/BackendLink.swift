@@ -21,6 +21,8 @@ final class BackendLink: @unchecked Sendable {
     private let syncLock = Monitor()
     let ram: MappedGuestRAM
     let log: RateLimitedLogger
+    /// What the front end may hold; invalidations that match nothing are not sent.
+    let shadow = FrontEndShadow()
     let syncTimeoutMs: Int32
 
     init(ram: MappedGuestRAM, log: RateLimitedLogger, syncTimeoutMs: Int32 = Wire.syncTimeoutMs) {
@@ -76,7 +78,7 @@ final class BackendLink: @unchecked Sendable {
 
     func invalidate(_ inv: vsmmu_invalidation) {
         if inv.kind == UInt32(VSMMU_INV_ATC) {
-            guard state.withLock({ $0.endpoints.contains(inv.sid_first) }) else { return }
+            guard state.withLock({ $0.endpoints.contains(inv.sid_first) }), shadow.mustSend(inv) else { return }
             state.withLock { $0.postedSinceSync = true }
             send(.atcInvalidate) {
                 var a = WireATCInvalidate()
@@ -87,6 +89,7 @@ final class BackendLink: @unchecked Sendable {
             }
             return
         }
+        guard shadow.mustSend(inv) else { return }
         state.withLock { $0.postedSinceSync = true }
         send(.invalidate) {
             var m = WireInvalidate()

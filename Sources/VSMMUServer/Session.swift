@@ -191,7 +191,14 @@ final class Session: @unchecked Sendable {
             let t = WireTranslateRequest(&r)
             var req = vsmmu_translate_request(sid: t.sid, ssid: t.ssid, flags: t.flags, iova: t.iova)
             var res = vsmmu_translate_result()
+            link.shadow.beginTranslation()
             vsmmu_translate(model, &req, &res)
+            link.shadow.endTranslation(res.status == VSMMU_XLATE_OK ? FrontEndShadow.Entry(
+                sid: t.sid,
+                asid: res.tags & UInt16(VSMMU_TAG_ASID) != 0 ? res.asid : nil,
+                vmid: res.tags & UInt16(VSMMU_TAG_VMID) != 0 ? res.vmid : nil,
+                base: res.iova_base, sizeLog2: res.size_log2,
+                ats: t.flags & UInt32(VSMMU_TR_ATS) != 0) : nil)
             var rep = WireTranslateReply()
             rep.status = res.status; rep.perm = res.perm; rep.iovaBase = res.iova_base; rep.paBase = res.pa_base
             rep.sizeLog2 = res.size_log2; rep.event = res.event; rep.asid = res.asid; rep.vmid = res.vmid; rep.tags = res.tags
