@@ -18,7 +18,7 @@ final class Session: @unchecked Sendable {
     private var model: OpaquePointer?
     private var worker: CommandWorker?
     private var acknowledgedFeatures: UInt64 = 0
-    static let offeredFeatures: UInt64 = 0
+    static let offeredFeatures: UInt64 = Wire.featureMMIOWriteSync
 
     init(socket: MessageSocket, configuration: SMMUConfiguration, log: RateLimitedLogger, syncTimeoutMs: Int32) {
         self.socket = socket
@@ -177,7 +177,17 @@ final class Session: @unchecked Sendable {
             guard Session.validMMIO(a) else {
                 return protocolError(m, hasReply: hasReply, errno: EINVAL, "MMIO write of \(a.size) bytes at 0x\(String(a.offset, radix: 16))")
             }
-            if vsmmu_mmio_write(model, a.offset, a.size, a.value) { worker?.kick() }
+            if vsmmu_mmio_write(model, a.offset, a.size, a.value) {
+                if h.needsReply && acknowledgedFeatures & Wire.featureMMIOWriteSync != 0 {
+                    // The front end services the backend channel until this
+                    // reply, so SYNC round trips complete; if the worker is
+                    // mid-pass, the model returns at once and the worker's
+                    // pass goes round again.
+                    vsmmu_process_commands(model)
+                } else {
+                    worker?.kick()
+                }
+            }
             if hasReply { status(h.request, 0) }
         case .registerEndpoint:
             let e = WireEndpoint(&r)

@@ -10,6 +10,10 @@ public enum Wire {
     public static let maxPayload = 256
     public static let headerSize = 12
     public static let syncTimeoutMs: Int32 = 5000
+    /// Feature bit: an MMIO_WRITE with NEED_REPLY is answered after the
+    /// commands it made pending were processed; the front end services the
+    /// backend channel while it waits (docs/protocol.md, "Features").
+    public static let featureMMIOWriteSync: UInt64 = 1 << 0
 }
 
 /// Front-end channel requests.

@@ -14,11 +14,15 @@ struct ProtocolTests {
         #expect(m.payload.count == 8)
         #expect(m.header.flags == Wire.version | Wire.flagReply)
         var r = WireReader(m.payload)
-        #expect(r.u64() == 0)
+        #expect(r.u64() == 1)                     // VSMMU_F_MMIO_WRITE_SYNC, bit 0
         var w = WireWriter(); w.u64(0)
         #expect(try c.statusRequest(.setFeatures, payload: w.bytes) == 0)
+        var one = WireWriter(); one.u64(1)
+        #expect(try c.statusRequest(.setFeatures, payload: one.bytes) == 0)
         var bad = WireWriter(); bad.u64(1 << 5)
         #expect(try c.statusRequest(.setFeatures, payload: bad.bytes) == Int64(-EINVAL))
+        var mixed = WireWriter(); mixed.u64(1 | 1 << 5)
+        #expect(try c.statusRequest(.setFeatures, payload: mixed.bytes) == Int64(-EINVAL))
     }
 
     @Test func configReportsCapabilities() throws {

@@ -37,9 +37,11 @@ final class BackendResponder: @unchecked Sendable {
     private let state = Mutex<(log: [Message], autoAnswer: Bool, heldSyncs: Int, stop: Bool)>(([], true, 0, false))
     private let finished = Flag()
 
-    init(socket: MessageSocket) {
+    /// With `start: false` nothing reads the channel: the test does, on its
+    /// own thread (a front end that services the channel while it waits).
+    init(socket: MessageSocket, start: Bool = true) {
         self.socket = socket
-        startDetachedThread { [self] in self.loop() }
+        if start { startDetachedThread { [self] in self.loop() } }
     }
 
     var autoAnswer: Bool {
@@ -99,15 +101,24 @@ final class LinuxFrontEnd {
     let strtab: UInt64, strtabLog2: UInt64 = 8
     private(set) var cmdProd: UInt64 = 0
     var cr0: UInt64 = 0
+    /// Every register write with NEED_REPLY (a front end using
+    /// VSMMU_F_MMIO_WRITE_SYNC does so).
+    var needReply = false
 
-    init() throws {
+    /// `features`: acknowledged with SET_FEATURES before the backend channel
+    /// is set; `respond: false` leaves the backend channel to the test.
+    init(features: UInt64 = 0, respond: Bool = true) throws {
         client = try TestClient()
+        if features != 0 {
+            var w = WireWriter(); w.u64(features)
+            guard try client.statusRequest(.setFeatures, payload: w.bytes) == 0 else { throw TestFailure("SET_FEATURES") }
+        }
         ram = SharedRAM(base: 0x4000_0000, size: 8 << 20)
         cmdq = ram.base + 0x10_0000
         eventq = ram.base + 0x11_0000
         priq = ram.base + 0x12_0000
         strtab = ram.base + 0x20_0000
-        backend = BackendResponder(socket: try client.setBackendChannel())
+        backend = BackendResponder(socket: try client.setBackendChannel(), start: respond)
         guard try client.addRegion(ram) == 0 else { throw TestFailure("ADD_MEM_REGION") }
     }
 
@@ -115,7 +126,7 @@ final class LinuxFrontEnd {
 
     func enable(_ bit: UInt64) throws -> Bool {
         cr0 |= bit
-        try client.mmioWrite(SMMUReg.CR0, cr0)
+        try client.mmioWrite(SMMUReg.CR0, cr0, needReply: needReply)
         return try client.mmioRead(SMMUReg.CR0ACK) == cr0
     }
 
@@ -141,13 +152,20 @@ final class LinuxFrontEnd {
     /// Writes commands + CMD_SYNC (MSI to its own slot, data 0) and moves
     /// CMDQ_PROD; returns the sync slot's address.
     func submit(_ commands: [[UInt64]]) throws -> UInt64 {
+        let slot = enqueue(commands)
+        try client.mmioWrite(SMMUReg.CMDQ_PROD, cmdProd, needReply: needReply)
+        return slot
+    }
+
+    /// Writes commands + CMD_SYNC into the queue without moving CMDQ_PROD;
+    /// returns the sync slot's address.
+    func enqueue(_ commands: [[UInt64]]) -> UInt64 {
         let mask: UInt64 = (1 << cmdqLog2) - 1
         let syncSlot = cmdq + ((cmdProd + UInt64(commands.count)) & mask) * 16
         for c in commands + [SMMUCmd.sync(msiAddress: syncSlot)] {
             ram.writeWords(cmdq + (cmdProd & mask) * 16, c)
             cmdProd = (cmdProd + 1) & ((mask << 1) | 1)
         }
-        try client.mmioWrite(SMMUReg.CMDQ_PROD, cmdProd)
         return syncSlot
     }
 
