@@ -8,7 +8,7 @@ SHELL := /bin/bash
 SWIFT_RELEASE := swift build -c release
 BOOT := scripts/boot-guest
 
-.PHONY: all build run test test-unit test-guest bench bench-model bench-socket bench-guest qemu kernel initramfs clean
+.PHONY: all build run test test-unit test-scripts test-guest bench bench-model bench-socket bench-guest qemu kernel initramfs clean
 
 all: build
 
@@ -29,12 +29,16 @@ initramfs:
 run: build qemu kernel initramfs
 	$(BOOT) --iommu vsmmu --append "vsmmu.test=smmu-probe,dma-integrity"
 
-# Every test: unit and socket tests, then the guest suite.
-test: test-unit test-guest
+# Every test: unit and socket tests, the scripts' own tests, then the guest suite.
+test: test-unit test-scripts test-guest
 
 test-unit:
 	swift build --build-tests
 	swift test
+
+# The runner scripts' tests (no QEMU or guest needed: fakes stand in).
+test-scripts:
+	for t in scripts/tests/*.sh; do bash "$$t"; done
 
 test-guest: build qemu kernel initramfs
 	scripts/guest-suite
