@@ -191,3 +191,52 @@ struct ATSResponseTests {
         #expect(!xn.permissions.allows(.instruction))
     }
 }
+
+extension ATSResponseTests {
+    /// 3.9.1.2: F_WALK_EABT (a table walk that aborts) is a configuration
+    /// error for an ATS request: CA and no event; an ordinary transaction records 0x0B.
+    @Test func walkExternalAbortIsCompleterAbortWithoutEvent_3_9_1_2() throws {
+        let d = try driver()
+        let cd = d.ram.base + 0x30_0000
+        d.ram.writeWords(cd, CDWords.linux(asid: 1, ttb0: 0x1000))      // TTB0 outside guest RAM
+        d.writeSTE(sid: sid, STEWords.stage1(cdPointer: cd, eats: 1))
+        #expect(d.submit([DriverCmd.cfgiSTE(sid)]))
+        _ = d.drainEvents()
+        let f = try #require(atsFault(d.smmu.translate(request(va))))
+        #expect(f.atsStatus == .completerAbort)
+        #expect(d.drainEvents().isEmpty)
+        _ = d.smmu.translate(TranslationRequest(streamID: sid, address: va))
+        #expect(d.drainEvents().map { $0[0] & 0xFF } == [0x0B])
+    }
+
+    /// 3.9.1 / 13.7: "An ATS request is either for a read-only translation
+    /// (NW set) so only the Access flag is updated, or for a read-write
+    /// translation (NW clear) for which both the Access flag and the dirty
+    /// state of the page are updated"; "An ATS TR having NW == 1 must not
+    /// mark a page as writable-dirty".
+    @Test func writableCleanPageIsDirtiedOnlyByWriteIntent_13_7() throws {
+        let d = try driver()
+        let t = Stage1Tables(ram: d.ram, arena: d.ram.base + 0x40_0000)
+        let pa = d.ram.base + 0x100_0000
+        let dbm: UInt64 = 1 << 51
+        t.map(va, to: pa, attrs: PT4K.af | PT4K.innerShareable | PT4K.apEL0 | PT4K.apReadOnly | PT4K.uxn | dbm)
+        let cd = d.ram.base + 0x30_0000
+        var words = CDWords.linux(asid: 1, ttb0: t.root)
+        words[0] |= 1 << 42 | 1 << 43                                   // CD.HD, CD.HA
+        d.ram.writeWords(cd, words)
+        d.writeSTE(sid: sid, STEWords.stage1(cdPointer: cd, eats: 1))
+        #expect(d.submit([DriverCmd.cfgiSTE(sid)]))
+        // Level-3 descriptor slot: walk the tables the builder wrote.
+        var table = t.root
+        for level in 0..<3 { table = d.ram.read64(table + PT4K.index(va, level: level) * 8) & 0x0000_FFFF_FFFF_F000 }
+        let leaf = table + PT4K.index(va, level: 3) * 8
+        guard case .translated(let ro) = d.smmu.translate(request(va)) else { Issue.record("NW=1 translates"); return }
+        #expect(!ro.permissions.allows(.write))
+        #expect(d.ram.read64(leaf) & PT4K.apReadOnly != 0)
+        guard case .translated(let rw) = d.smmu.translate(request(va, write: true)) else {
+            Issue.record("NW=0 translates"); return
+        }
+        #expect(rw.permissions.allows(.write))
+        #expect(d.ram.read64(leaf) & PT4K.apReadOnly == 0)
+    }
+}

@@ -88,3 +88,27 @@ struct SplitStageATSTests {
         if let e = e.first { #expect((e[1] >> 39) & 1 == 0) }
     }
 }
+
+extension SplitStageATSTests {
+    /// 13.6.5: with stage 1 skipped by S1DSS == 0b01, a split-stage request
+    /// without PASID gets an identity IPA, permissions from stage 2.
+    @Test func skippedStage1ReturnsIdentityIPA_13_6_5() throws {
+        let l = try NestedTests().build()
+        #expect(l.d.enable(CR0.ATSCHK))
+        let cdTable = NestedTests.ib                                    // CD 0 at IPA IB
+        NestedTests().install(l.d, STEWords.nested(cdPointer: cdTable, vmid: 7, t0sz: 24, sl0: 1, ttb: l.s2root,
+                                                   cdMax: 1, s1dss: 0b01, eats: 0b10))
+        let r = TranslationRequest(streamID: sid, address: dataIPA + 0x10, ats: true)
+        guard case .translated(let t) = l.d.smmu.translate(r) else {
+            Issue.record("skipped stage 1 should translate"); return
+        }
+        #expect(t.output(for: dataIPA + 0x10) == dataIPA + 0x10)
+        // An IPA stage 2 does not map: Success with R == W == 0 (3.9.1.2).
+        guard case .fault(let f) = l.d.smmu.translate(TranslationRequest(streamID: sid, address: NestedTests.ib + 0x5000,
+                                                                         ats: true)) else {
+            Issue.record("an unmapped IPA must not translate"); return
+        }
+        #expect(f.atsStatus == .noAccess)
+        #expect(l.d.drainEvents().isEmpty)
+    }
+}

@@ -118,3 +118,38 @@ struct TranslatedTrafficTests {
         #expect(d.drainEvents().isEmpty)
     }
 }
+
+extension TranslatedTrafficTests {
+    /// 3.9.1.3: with ATSCHK == 1 and REC_CFG_ATS == 1 the configuration
+    /// error is recorded; "Reporting of C_BAD_STREAMID is not affected by
+    /// SMMU_(R_)CR2.RECINVSID".
+    @Test func recCfgATSRecordsBadStreamIDWithoutRECINVSID_3_9_1_3() throws {
+        var c = SMMUConfiguration()
+        c.atsRecordConfigErrors = true
+        let d = try LinuxLikeDriver(configuration: c)
+        #expect(d.reset(enableSMMU: false))
+        d.write32(Reg.CR2, 1 << 3)                                      // REC_CFG_ATS, RECINVSID = 0
+        #expect(d.enable(CR0.SMMUEN) && d.enable(CR0.ATSCHK))
+        _ = d.drainEvents()
+        let outside = TranslationRequest(streamID: 1 << 12, address: pa, kind: .translated)
+        guard case .fault = d.smmu.translate(outside) else { Issue.record("must abort"); return }
+        #expect(d.drainEvents().map { $0[0] & 0xFF } == [0x02])
+        // An ordinary transaction still needs RECINVSID.
+        _ = d.smmu.translate(TranslationRequest(streamID: 1 << 12, address: pa))
+        #expect(d.drainEvents().isEmpty)
+    }
+}
+
+extension TranslatedTrafficTests {
+    /// 5.2 EATS: with SMMU_IDR0.ATS == 0 "No ATS requests can be made, nor
+    /// Translated traffic passed" — not even with ATSCHK == 0.
+    @Test func withoutATSTranslatedTrafficDoesNotPass_5_2() throws {
+        var c = SMMUConfiguration()
+        c.ats = false; c.pri = false
+        let d = try LinuxLikeDriver(configuration: c)
+        #expect(d.reset())
+        guard case .fault = d.smmu.translate(translated(pa)) else {
+            Issue.record("an SMMU without ATS passes no Translated traffic"); return
+        }
+    }
+}

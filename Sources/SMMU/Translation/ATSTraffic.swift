@@ -32,6 +32,8 @@ extension TranslationUnit {
         var request = request
         request.substreamID = nil
         request.access = request.access.intersection(.write)
+        // 5.2 EATS: without IDR0.ATS no Translated traffic is passed.
+        guard configuration.ats else { return .fault(TranslationFault(event: nil, type: nil)) }
 
         // 3.9.1.3: "SMMUEN == 0: F_TRANSL_FORBIDDEN and aborted".
         guard control.smmuEnabled else { return translationForbidden(request) }

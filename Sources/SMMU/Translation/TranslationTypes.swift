@@ -81,7 +81,8 @@ public struct Translation: Sendable, Hashable {
     public var inputBase: UInt64
     /// First output (physical) address of the block.
     public var outputBase: UInt64
-    /// log2 of the block size in bytes (12 for a 4 KiB page ... 42 for bypass).
+    /// log2 of the block size in bytes (12 for a 4 KiB page ... the OAS for
+    /// bypass, since addresses beyond it abort, IHI 0070 3.4).
     public var sizeLog2: UInt8
     public var permissions: Permissions
     public var streamID: UInt32

@@ -74,7 +74,9 @@ final class TranslationUnit: CacheMaintenance, @unchecked Sendable {
         case .bypass:
             if request.substreamID != nil { return configFault(.badSubstreamID, request) }
             // 3.4: beyond the OAS, an abort and a stage 1 F_ADDR_SIZE.
-            guard fitsOAS(request.address) else { return walkFault(.stage1AddressSize, request, stream: stream, context: nil) }
+            guard fitsOAS(request.address) else {
+                return walkFault(.stage1AddressSize, request, stream: stream, context: nil)
+            }
             return .translated(bypass(request))
         case .translate:
             break
@@ -163,7 +165,7 @@ final class TranslationUnit: CacheMaintenance, @unchecked Sendable {
     }
 
     func makeTranslation(_ request: TranslationRequest, stream: StreamConfig, context: ContextDescriptor?,
-                                 outputBase: UInt64, sizeLog2: UInt8, permissions: Permissions) -> Translation {
+                         outputBase: UInt64, sizeLog2: UInt8, permissions: Permissions) -> Translation {
         let mask = (UInt64(1) << sizeLog2) &- 1
         return Translation(inputBase: request.address & ~mask, outputBase: outputBase, sizeLog2: sizeLog2,
                            permissions: permissions, streamID: request.streamID, substreamID: request.substreamID,
