@@ -80,3 +80,21 @@ struct AddressSizeTests {
         #expect(t.output(for: 0x4000_1000) == 0x4000_1000)
     }
 }
+
+extension AddressSizeTests {
+    /// 13.6.5 note / 3.9.1.2: "Even if stage 1 is effectively bypassed, a
+    /// stage 1 Address Size Fault might occur if the input address supplied
+    /// in the Translation Request is greater than the IAS" — and an Address
+    /// Size fault answers an ATS request with Success, R == W == 0, no event.
+    @Test func atsRequestBeyondIASWithStage1SkippedIsNoAccess_3_9_1_2() throws {
+        let d = try LinuxLikeDriver()
+        #expect(d.reset())
+        d.writeSTE(sid: sid, STEWords.stage1(cdPointer: d.ram.base + 0x30_0000, cdMax: 4, s1dss: 1, eats: 1))
+        #expect(d.submit([DriverCmd.cfgiSTE(sid)]))
+        _ = d.drainEvents()
+        let f = try #require(faultOrNil(d.smmu.translate(TranslationRequest(streamID: sid, address: beyond, ats: true))))
+        #expect(f.atsStatus == .noAccess)
+        #expect(f.type == .F_ADDR_SIZE)
+        #expect(d.drainEvents().isEmpty)
+    }
+}
