@@ -43,7 +43,9 @@ public final class SMMUv3: @unchecked Sendable {
     /// Consumes the command queue up to CMDQ_PROD (or until an error stops it).
     public func processCommands() { control.processCommands() }
 
-    /// Translates one transaction (untranslated, or an ATS Translation Request).
+    /// Translates one transaction: untranslated, an ATS Translation Request
+    /// (see `TranslationFault.atsStatus`), or an ATS Translated transaction
+    /// (`TranslationRequest.Kind`).
     public func translate(_ request: TranslationRequest) -> TranslationOutcome {
         translation.translate(request)
     }

@@ -45,12 +45,8 @@ import Testing
         // F_STREAM_DISABLED carries only the StreamID (7.3.7).
         let d = EventRecord(type: .F_STREAM_DISABLED, streamID: 3, substreamID: 9).encode()
         #expect(d.0 == 0x06 | 3 << 32)
-        // F_TRANSL_FORBIDDEN: StreamID, RnW [99], InputAddr, no SSV (7.3.8;
-        // QEMU's f_transl_forbidden carries only addr and rnw).
-        var t = EventRecord(type: .F_TRANSL_FORBIDDEN, streamID: 3, substreamID: 9)
-        t.read = true; t.inputAddress = 0x5000
-        let tw = t.encode()
-        #expect(tw.0 == 0x07 | 3 << 32 && tw.1 == 1 << 35 && tw.2 == 0x5000 && tw.3 == 0)
+        // F_TRANSL_FORBIDDEN (7.3.8) is checked where the model records it:
+        // TranslatedTrafficTests.
         let c = EventRecord(type: .C_BAD_STREAMID, streamID: 0xFFFF_FFFF).encode()
         #expect(c.0 == 0xFFFF_FFFF_0000_0002)
     }
@@ -82,13 +78,9 @@ import Testing
         #expect(e.encode().1 == 1 << 33 | 0b10 << 40)
     }
 
-    @Test func pageRequestHintEncoding() {
-        var e = EventRecord(type: .E_PAGE_REQUEST, streamID: 5)
-        e.read = true; e.privileged = true; e.inputAddress = 0x1234_5678; e.extra = 3
-        let w = e.encode()
-        // Span [115:108], pR [103], InputAddr[63:12] at [191:140] (7.3.19).
-        #expect(w.1 == 3 << 44 | 1 << 39 && w.2 == 0x1234_5000)
-    }
+    // E_PAGE_REQUEST (7.3.19) is a device-specific hint the model has no
+    // source for; PipelinePRITests checks that PCIe page requests never
+    // become one.
 
     /// Event queue of 2^log2 entries at `eventq`, enabled.
     func harness(log2: UInt64 = 2, irq: Bool = true, msi: UInt64 = 0) -> ControlHarness {

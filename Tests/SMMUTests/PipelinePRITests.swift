@@ -29,6 +29,22 @@ struct PipelinePRITests {
         #expect(d.host.log.withLock { $0.interrupts.contains(.priQueue) })
     }
 
+    /// 7.3.19: E_PAGE_REQUEST is a "speculative page request hint from a
+    /// client device"; a PCIe Page Request Message is a PRI queue entry
+    /// (chapter 8), never that event, whether or not the PRI queue takes it.
+    @Test func pageRequestIsNeverAnEventQueuePageRequestHint_7_3_19() throws {
+        let d = try machine()
+        let r = PageRequest(streamID: sid, substreamID: 7, address: 0x1234_5000, read: true, write: false,
+                            last: true, prgIndex: 3)
+        #expect(d.smmu.pageRequest(r) == .queued)
+        #expect(d.read32(Reg.PRIQ_PROD) == 1)
+        // With the PRI queue off the request is auto-responded (8.2), still no event.
+        d.cr0 &= ~CR0.PRIQEN
+        d.write32(Reg.CR0, d.cr0)
+        #expect(d.smmu.pageRequest(r) != .queued)
+        #expect(d.drainEvents().isEmpty)
+    }
+
     /// 8.0 SSV: "When SSV == 0, the X and Priv bits are both 0."
     @Test func requestWithoutPASIDHasNoExecOrPriv() throws {
         let d = try machine()

@@ -205,3 +205,30 @@ import Testing
         #expect(t.log2Size == 0 && t.base == 0x8000_0060)
     }
 }
+
+/// IDR0.ATSRECERR, bit [23] and CR2.REC_CFG_ATS, bit [3] (IHI 0070 6.3.1,
+/// 6.3.12): REC_CFG_ATS is RES0 unless ATSRECERR == 1, which is RES0
+/// without ATS.
+@Suite struct ATSRecordConfigErrorRegisterTests {
+    @Test func atsRecErrAdvertisedOnlyWhenConfigured_6_3_1() {
+        #expect(ControlHarness().read(Off.IDR0) & 1 << 23 == 0)
+        var c = SMMUConfiguration()
+        c.atsRecordConfigErrors = true
+        #expect(ControlHarness(c).read(Off.IDR0) & 1 << 23 != 0)
+        c.ats = false; c.pri = false
+        #expect(ControlHarness(c).read(Off.IDR0) & 1 << 23 == 0)
+    }
+
+    @Test func recCfgATSWritableOnlyWithATSRecErr_6_3_12() {
+        let plain = ControlHarness()
+        plain.write(Off.CR2, 0xF)
+        #expect(plain.read(Off.CR2) == 0x7)
+        #expect(!plain.unit.controlState.recordConfigErrorsATS)
+        var c = SMMUConfiguration()
+        c.atsRecordConfigErrors = true
+        let h = ControlHarness(c)
+        h.write(Off.CR2, 0xF)
+        #expect(h.read(Off.CR2) == 0xF)
+        #expect(h.unit.controlState.recordConfigErrorsATS)
+    }
+}

@@ -187,7 +187,8 @@ func stage2STE(_ c: Stage2Case) throws {
     let s = try #require(lookupSTE(d).successValue)
     let s2 = try #require(s.stage2)
     #expect(s.stage1 == nil && s.mode == .translate)
-    #expect(s2.vmid == 5 && s2.recordFaults && !s2.stallFaults && s2.protectedTableWalk)
+    // S2PTW is IGNORED with Config[1:0] != 0b11 (5.2): stage 2 only here.
+    #expect(s2.vmid == 5 && s2.recordFaults && !s2.stallFaults && !s2.protectedTableWalk)
     #expect(s2.table == TranslationTableConfig(granule: c.granule, inputSizeBits: UInt8(64 - c.t0sz),
                                               tableBase: c.expectedBase, startLevel: c.startLevel,
                                               outputSizeBits: 48, hardwareAccessFlag: true, hardwareDirty: false,

@@ -12,6 +12,10 @@ public struct SMMUConfiguration: Sendable, Equatable {
     public var twoLevelStreamTable = true
     public var twoLevelCDTables = true
     public var ats = true
+    /// IDR0.ATSRECERR (SMMUv3.3): SMMU_CR2.REC_CFG_ATS can ask for
+    /// configuration errors met by ATS traffic to be recorded (3.9.1.2).
+    /// Off by default: this model otherwise reports SMMUv3.2.
+    public var atsRecordConfigErrors = false
     public var pri = true
     public var msi = true
     public var sev = true

@@ -127,6 +127,7 @@ struct ControlRegisters: Sendable {
         s.streamTableTwoLevel = (cfg >> 16) & 0b11 == 0b01 && configuration.twoLevelStreamTable
         s.streamTableSplit = UInt8((cfg >> 6) & 0x1F)
         s.recordInvalidStreamID = cr2 & RegBits.RECINVSID != 0
+        s.recordConfigErrorsATS = cr2 & RegBits.REC_CFG_ATS != 0
         s.e2h = cr2 & RegBits.E2H != 0 && configuration.hyp
         s.eventQueueEnabled = cr0 & RegBits.EVTQEN != 0
         s.priQueueEnabled = cr0 & RegBits.PRIQEN != 0

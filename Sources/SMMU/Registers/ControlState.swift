@@ -16,6 +16,9 @@ public struct ControlState: Sendable, Hashable {
     public var streamTableSplit: UInt8 = 0
     /// CR2.RECINVSID: record C_BAD_STREAMID for out-of-range StreamIDs.
     public var recordInvalidStreamID = false
+    /// CR2.REC_CFG_ATS (with IDR0.ATSRECERR): record configuration errors
+    /// of ATS Translation Requests and Translated transactions.
+    public var recordConfigErrorsATS = false
     /// CR2.E2H and CR2.PTM.
     public var e2h = false
     /// CR0.PRIQEN and CR0.EVTQEN (as acknowledged).

@@ -26,6 +26,7 @@ struct IDRegisters: Sendable, Equatable {
         r |= bit(c.vmid16 && c.stage2, 18)         // VMID16
         r |= bit(c.twoLevelCDTables && c.substreamIDBits > 0, 19) // CD2L (VATOS = 0)
         r |= 0b10 << 21                            // TTENDIAN: little-endian only
+        r |= bit(c.ats && c.atsRecordConfigErrors, 23) // ATSRECERR (RES0 without ATS)
         r |= UInt32(c.stallModel.rawValue) << 24   // STALL_MODEL
         r |= 1 << 26                               // TERM_MODEL: terminate always aborts
         r |= bit(c.twoLevelStreamTable, 27)        // ST_LEVEL = 0b01: 2-level supported

@@ -38,6 +38,9 @@ enum RegBits {
     static let CMDQEN: UInt64 = 1 << 3, ATSCHK: UInt64 = 1 << 4
     // 6.3.12 CR2
     static let E2H: UInt64 = 1 << 0, RECINVSID: UInt64 = 1 << 1, PTM: UInt64 = 1 << 2
+    static let REC_CFG_ATS: UInt64 = 1 << 3
+    // 6.3.1 IDR0
+    static let ATSRECERR: UInt32 = 1 << 23
     // 6.3.14 GBPA
     static let GBPA_UPDATE: UInt64 = 1 << 31, GBPA_ABORT: UInt64 = 1 << 20
     // 6.3.16 IRQ_CTRL
@@ -78,6 +81,8 @@ extension RegisterDescriptor {
         let priIRQ = WriteGuard(register: .IRQ_CTRLACK, mask: RegBits.PRIQ_IRQEN)
         let irqCfg2: UInt64 = 0x3F          // SH [5:4], MEMATTR [3:0]
         let priqIrqCfg2: UInt64 = 0x3F | (1 << 31)   // + LO (6.3.42)
+        // CR2.REC_CFG_ATS is RES0 unless IDR0.ATSRECERR == 1 (6.3.12).
+        let cr2 = 0x7 | (ids.idr0 & RegBits.ATSRECERR != 0 ? RegBits.REC_CFG_ATS : 0)
         return [
             // 6.3.1-6.3.8: identification, RO.
             r(.IDR0, 0x00, reset: UInt64(ids.idr0)), r(.IDR1, 0x04, reset: UInt64(ids.idr1)),
@@ -87,7 +92,7 @@ extension RegisterDescriptor {
             // 6.3.9-6.3.12: control. CR0 bits beyond ATSCHK (VMW) are RES0: IDR0.VMW == 0.
             r(.CR0, 0x20, writable: 0x1F), r(.CR0ACK, 0x24),
             r(.CR1, 0x28, writable: 0xFFF, ignoredWhile: anyOn),
-            r(.CR2, 0x2C, writable: 0x7, ignoredWhile: smmuOn),
+            r(.CR2, 0x2C, writable: cr2, ignoredWhile: smmuOn),
             r(.STATUSR, 0x40),
             // 6.3.14: Update is set by the write and cleared when applied (handled in afterWrite).
             r(.GBPA, 0x44, reset: 0x1000, writable: 0x001F_3F1F), r(.AGBPA, 0x48),

@@ -4,7 +4,7 @@ enum STEDecoder {
     // Field positions, STE bit numbering (5.2).
     private enum F {
         static let v = 0, config = (3, 1), s1Fmt = (5, 4), s1CDMax = (63, 59), s1DSS = (65, 64)
-        static let ppar = 82, mev = 83, s1StallD = 91, eats = (93, 92), strw = (95, 94)
+        static let ppar = 82, mev = 83, s2FWB = 89, s1StallD = 91, eats = (93, 92), strw = (95, 94)
         static let s2VMID = (143, 128), s2T0SZ = (165, 160), s2SL0 = (167, 166), s2TG = (175, 174)
         static let s2PS = (178, 176), s2AA64 = 179, s2ENDI = 180, s2AFFD = 181, s2PTW = 182
         static let s2HD = 183, s2HA = 184, s2S = 185, s2R = 186, s2TTB = (243, 196)
@@ -64,8 +64,10 @@ enum STEDecoder {
             stream.stage1 = stage1
         }
         if s2 {
-            guard let stage2 = decodeStage2(d, vmid: stream.vmidTag ?? 0, configuration: configuration)
+            guard var stage2 = decodeStage2(d, vmid: stream.vmidTag ?? 0, configuration: configuration)
             else { return nil }
+            // S2PTW is IGNORED unless Config[1:0] == 0b11 (5.2).
+            stage2.table.protectedTableWalk = s1 && d.bit(F.s2PTW)
             stream.stage2 = stage2
         }
         return stream
@@ -158,13 +160,14 @@ enum STEDecoder {
         else { return nil }
 
         let bitsAtStart = TranslationGeometry.bitsAtStartLevel(inputSize: inputSize, granule: granule, startLevel: level)
-        let table = TranslationTableConfig(
+        var table = TranslationTableConfig(
             granule: granule, inputSizeBits: UInt8(inputSize),
             tableBase: TranslationGeometry.alignTableBase(ttb, bitsAtStart: bitsAtStart, outputSize: outputSize),
             startLevel: Int8(level), outputSizeBits: outputSize,
             hardwareAccessFlag: ha, hardwareDirty: hd,
             accessFlagFaultDisabled: d.bit(F.s2AFFD), topByteIgnore: false)
-        return Stage2Config(vmid: vmid, table: table, recordFaults: d.bit(F.s2R), stallFaults: s2s,
-                            protectedTableWalk: d.bit(F.s2PTW))
+        // S2FWB is RES0 without IDR3.FWB (which the SMMUv3.2 configuration sets).
+        table.forcedWriteBack = configuration.rangeInvalidation && d.bit(F.s2FWB)
+        return Stage2Config(vmid: vmid, table: table, recordFaults: d.bit(F.s2R), stallFaults: s2s)
     }
 }

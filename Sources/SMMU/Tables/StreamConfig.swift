@@ -65,12 +65,12 @@ public struct Stage2Config: Sendable, Hashable {
     public var recordFaults: Bool
     /// S2S: stall faults.
     public var stallFaults: Bool
-    /// S2PTW: protected table walk (stage-1 walks to Device memory fault).
-    public var protectedTableWalk: Bool
-    public init(vmid: UInt16, table: TranslationTableConfig, recordFaults: Bool, stallFaults: Bool,
-                protectedTableWalk: Bool) {
+    /// S2PTW in effect: protected table walk (stage-1 walks and CD fetches
+    /// to Device memory fault). IGNORED (false) unless both stages translate.
+    public var protectedTableWalk: Bool { table.protectedTableWalk }
+    public init(vmid: UInt16, table: TranslationTableConfig, recordFaults: Bool, stallFaults: Bool) {
         self.vmid = vmid; self.table = table; self.recordFaults = recordFaults
-        self.stallFaults = stallFaults; self.protectedTableWalk = protectedTableWalk
+        self.stallFaults = stallFaults
     }
 }
 

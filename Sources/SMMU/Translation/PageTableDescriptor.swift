@@ -20,6 +20,16 @@ enum PageTableDescriptor {
     static let s2apWrite: UInt64 = 1 << 7
     /// AF, the access flag.
     static let accessFlag: UInt64 = 1 << 10
+    /// Stage 2 MemAttr[3:2] (bits [5:4]) and, with FWB, MemAttr[2] (bit [4]).
+    static let s2MemAttrHigh: UInt64 = 0b11 << 4, s2MemAttr2: UInt64 = 1 << 4
+
+    /// Whether a stage 2 block or page maps Device memory: MemAttr[3:2] ==
+    /// 0b00, or with STE.S2FWB == 1, MemAttr[2] == 0 (Arm ARM, stage 2
+    /// memory type attributes, FEAT_S2FWB).
+    @inline(__always)
+    static func stage2Device(_ descriptor: UInt64, forcedWriteBack: Bool) -> Bool {
+        descriptor & (forcedWriteBack ? s2MemAttr2 : s2MemAttrHigh) == 0
+    }
 
     // Upper attributes of block and page descriptors.
     /// DBM, dirty bit modifier (FEAT_HAFDBS).

@@ -33,11 +33,15 @@ public struct WalkResult: Sendable, Hashable {
     public var permissions: Permissions
     public var stage1BlockLog2: UInt8?
     public var stage2BlockLog2: UInt8?
+    /// The IPA stage 2 translated (stage 1's output, or the input address
+    /// with stage 1 absent); nil without stage 2. Split-stage ATS returns it.
+    public var intermediateAddress: UInt64?
 
     public init(outputAddress: UInt64, blockSizeLog2: UInt8, permissions: Permissions,
-                stage1BlockLog2: UInt8? = nil, stage2BlockLog2: UInt8? = nil) {
+                stage1BlockLog2: UInt8? = nil, stage2BlockLog2: UInt8? = nil, intermediateAddress: UInt64? = nil) {
         self.outputAddress = outputAddress; self.blockSizeLog2 = blockSizeLog2; self.permissions = permissions
         self.stage1BlockLog2 = stage1BlockLog2; self.stage2BlockLog2 = stage2BlockLog2
+        self.intermediateAddress = intermediateAddress
     }
 }
 
@@ -92,7 +96,8 @@ enum PageTableWalker {
             }
             return stage2Walk(ipa: address, access: access, config: stage2, faultClass: .input, memory: memory)
                 .map { WalkResult(outputAddress: $0.outputAddress, blockSizeLog2: $0.blockLog2,
-                                  permissions: $0.permissions, stage2BlockLog2: $0.blockLog2) }
+                                  permissions: $0.permissions, stage2BlockLog2: $0.blockLog2,
+                                  intermediateAddress: address) }
         }
         let s1: StageOutput
         switch stage1Walk(address: address, access: access, regime: stage1, stage2: stage2, memory: memory) {
@@ -109,7 +114,8 @@ enum PageTableWalker {
         case .success(let s2):
             return .success(WalkResult(outputAddress: s2.outputAddress, blockSizeLog2: min(s1.blockLog2, s2.blockLog2),
                                        permissions: s1.permissions.intersection(s2.permissions),
-                                       stage1BlockLog2: s1.blockLog2, stage2BlockLog2: s2.blockLog2))
+                                       stage1BlockLog2: s1.blockLog2, stage2BlockLog2: s2.blockLog2,
+                                       intermediateAddress: s1.outputAddress))
         }
     }
 

@@ -32,6 +32,13 @@ public struct TranslationTableConfig: Sendable, Hashable {
     /// Hierarchical attributes disabled (CD.HADx, with IDR3.HAD): APTable,
     /// PXNTable and UXNTable of the stage-1 tables walked are IGNORED.
     public var hierarchicalAttributesDisabled: Bool
+    /// Stage 2 only: STE.S2PTW in effect (both stages translate, 5.2): a
+    /// stage-1 table walk or CD fetch to a Device page is a stage-2
+    /// Permission fault.
+    public var protectedTableWalk = false
+    /// Stage 2 only: STE.S2FWB, which changes how the descriptor's MemAttr
+    /// encodes Device (FEAT_S2FWB).
+    public var forcedWriteBack = false
     public init(granule: Granule, inputSizeBits: UInt8, tableBase: UInt64, startLevel: Int8? = nil,
                 outputSizeBits: UInt8, hardwareAccessFlag: Bool = false, hardwareDirty: Bool = false,
                 accessFlagFaultDisabled: Bool = false, topByteIgnore: Bool = false,

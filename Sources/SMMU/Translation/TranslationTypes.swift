@@ -33,19 +33,43 @@ public struct Permissions: OptionSet, Sendable, Hashable {
 
 /// A translation request from an endpoint (or from the front end on its behalf).
 public struct TranslationRequest: Sendable, Hashable {
+    /// What the transaction is, in PCIe terms (the TLP's AT field).
+    public enum Kind: Sendable, Hashable {
+        /// An ordinary transaction (AT = Untranslated): translated by the STE's stages.
+        case untranslated
+        /// A PCIe ATS Translation Request: answered with a translation the
+        /// endpoint may cache in its ATC, or with an ATS completion status
+        /// (`TranslationFault.atsStatus`, IHI 0070 3.9.1.2).
+        case translationRequest
+        /// A transaction the endpoint marked Translated (AT = Translated),
+        /// carrying an address from an earlier Translation Completion: a PA,
+        /// or an IPA under split-stage ATS (STE.EATS = 0b10). Checked as
+        /// SMMU_CR0.ATSCHK says (3.9.1.3).
+        case translated
+    }
+
     public var streamID: UInt32
     /// PASID / SubstreamID, nil when the transaction carries none.
     public var substreamID: UInt32?
     public var address: UInt64
     public var access: AccessType
-    /// A PCIe ATS Translation Request (answered with a translation the
-    /// endpoint may cache in its ATC) rather than an untranslated transaction.
-    public var ats: Bool
+    public var kind: Kind
+    /// A PCIe ATS Translation Request (`kind == .translationRequest`).
+    public var ats: Bool {
+        get { kind == .translationRequest }
+        set { kind = newValue ? .translationRequest : .untranslated }
+    }
 
     public init(streamID: UInt32, substreamID: UInt32? = nil, address: UInt64,
                 access: AccessType = [], ats: Bool = false) {
+        self.init(streamID: streamID, substreamID: substreamID, address: address, access: access,
+                  kind: ats ? .translationRequest : .untranslated)
+    }
+
+    public init(streamID: UInt32, substreamID: UInt32? = nil, address: UInt64, access: AccessType = [],
+                kind: Kind) {
         self.streamID = streamID; self.substreamID = substreamID
-        self.address = address; self.access = access; self.ats = ats
+        self.address = address; self.access = access; self.kind = kind
     }
 }
 
@@ -57,7 +81,8 @@ public struct Translation: Sendable, Hashable {
     public var inputBase: UInt64
     /// First output (physical) address of the block.
     public var outputBase: UInt64
-    /// log2 of the block size in bytes (12 for a 4 KiB page ... 42 for bypass).
+    /// log2 of the block size in bytes (12 for a 4 KiB page ... the OAS for
+    /// bypass, since addresses beyond it abort, IHI 0070 3.4).
     public var sizeLog2: UInt8
     public var permissions: Permissions
     public var streamID: UInt32
@@ -65,7 +90,8 @@ public struct Translation: Sendable, Hashable {
     /// Tags of the translation regime (nil where the stage is absent).
     public var asid: UInt16?
     public var vmid: UInt16?
-    /// No translation took place (STE bypass, or SMMU disabled with GBPA bypass).
+    /// No translation took place (STE bypass, SMMU disabled with GBPA bypass,
+    /// or a Translated transaction let through as a PA).
     public var bypass: Bool
 
     public init(inputBase: UInt64, outputBase: UInt64, sizeLog2: UInt8, permissions: Permissions,
@@ -95,11 +121,29 @@ public struct TranslationFault: Sendable, Hashable {
     /// The transaction is stalled (see HostSignals.resolveStall).
     public var stalled: Bool
     public var stag: UInt16
-    public init(event: EventRecord?, type: EventType?, stalled: Bool = false, stag: UInt16 = 0) {
+    /// For an ATS Translation Request: the status of its Translation
+    /// Completion (3.9.1.2). Nil for every other kind of transaction.
+    public var atsStatus: ATSCompletionStatus?
+    public init(event: EventRecord?, type: EventType?, stalled: Bool = false, stag: UInt16 = 0,
+                atsStatus: ATSCompletionStatus? = nil) {
         self.event = event; self.type = type; self.stalled = stalled; self.stag = stag
+        self.atsStatus = atsStatus
     }
 }
 
+/// How an ATS Translation Request that yields no translation completes
+/// (IHI 0070 3.9.1.2).
+public enum ATSCompletionStatus: Sendable, Hashable {
+    /// Success with R == W == 0 (a translation-related fault: the page is
+    /// not accessible; an endpoint with PRI may ask for it to be paged in).
+    case noAccess
+    /// Unsupported Request: ATS is disabled for the stream (SMMUEN == 0,
+    /// STE.Config == 0b000 or 0b100, effective STE.EATS == 0b00).
+    case unsupportedRequest
+    /// Completer Abort: a configuration error (C_BAD_STE, F_CD_FETCH, ...,
+    /// F_WALK_EABT).
+    case completerAbort
+}
 
 public enum TranslationOutcome: Sendable, Hashable {
     case translated(Translation)

@@ -26,13 +26,28 @@ final class TranslationUnit: CacheMaintenance, @unchecked Sendable {
     // MARK: - Translation
 
     func translate(_ request: TranslationRequest) -> TranslationOutcome {
+        switch request.kind {
+        case .untranslated: translateUntranslated(request)
+        case .translationRequest: translationRequest(request)
+        case .translated: translatedTransaction(request)
+        }
+    }
+
+    /// An ordinary transaction or an ATS Translation Request (`request.ats`;
+    /// `translationRequest` has prepared its access type).
+    func translateUntranslated(_ request: TranslationRequest) -> TranslationOutcome {
         let control = events.controlState
         // Taken before the STE/CD are looked up: a walk that used a CD which
         // a CFGI + TLBI + SYNC has since replaced must not fill the TLB.
         let generation = tlb.generation
         guard control.smmuEnabled else {
-            // SMMUEN=0: GBPA decides for every transaction (3.10.2).
-            if control.globalBypassAbort { return .fault(TranslationFault(event: nil, type: nil)) }
+            // 3.9.1.2: SMMUEN=0 disables ATS: UR and F_BAD_ATS_TREQ.
+            if request.ats { return badATSRequest(request) }
+            // SMMUEN=0: GBPA decides for every transaction (3.10.2); an
+            // address beyond the OAS aborts with no event (3.4).
+            if control.globalBypassAbort || !fitsOAS(request.address) {
+                return .fault(TranslationFault(event: nil, type: nil))
+            }
             return .translated(bypass(request))
         }
 
@@ -42,20 +57,26 @@ final class TranslationUnit: CacheMaintenance, @unchecked Sendable {
         case .failure(let f): return configFault(f, request)
         }
 
-        // An ATS Translation Request to a stream whose STE does not enable
-        // ATS is a bad request (F_BAD_ATS_TREQ, 3.9.1).
-        // EATS=0b10 (split-stage) is only meaningful with CR0.ATSCHK=1 (5.2).
-        let eats = stream.eats == 0b10 && !control.atsCheck ? 0 : stream.eats
-        if request.ats && (!configuration.ats || eats == 0) {
-            return recordAndFault(EventRecord(type: .F_BAD_ATS_TREQ, streamID: request.streamID,
-                                              substreamID: request.substreamID), request, record: true)
+        // 3.9.1.2: STE.Config=0b000 answers an ATS Translation Request with
+        // UR and no event; Config=0b100 or an effective EATS of 0b00, with
+        // UR and F_BAD_ATS_TREQ.
+        let eats = effectiveEATS(stream, control: control)
+        if request.ats {
+            if stream.mode == .abort {
+                return .fault(TranslationFault(event: nil, type: nil, atsStatus: .unsupportedRequest))
+            }
+            if eats == 0 { return badATSRequest(request) }
         }
 
         switch stream.mode {
         case .abort:
             return .fault(TranslationFault(event: nil, type: nil))
         case .bypass:
-            if request.substreamID != nil { return badSubstream(request) }
+            if request.substreamID != nil { return configFault(.badSubstreamID, request) }
+            // 3.4: beyond the OAS, an abort and a stage 1 F_ADDR_SIZE.
+            guard fitsOAS(request.address) else {
+                return walkFault(.stage1AddressSize, request, stream: stream, context: nil)
+            }
             return .translated(bypass(request))
         case .translate:
             break
@@ -75,15 +96,24 @@ final class TranslationUnit: CacheMaintenance, @unchecked Sendable {
             }
         }
 
+        // 3.4: with stage 1 bypassed the input is an IPA; beyond the IAS it is
+        // a stage 1 F_ADDR_SIZE (not a stage 2 Translation fault).
+        if context == nil && request.address >> UInt64(configuration.intermediateAddressBits) != 0 {
+            return walkFault(.stage1AddressSize, request, stream: stream, context: nil)
+        }
         if context == nil && stream.stage2 == nil {
             return .translated(bypass(request))
         }
+        // Split-stage ATS (5.2 EATS=0b10, 13.6.3) answers with stage 1's IPA,
+        // which a TLB entry (VA to PA) cannot give.
+        let splitStage = request.ats && eats == 0b10
 
         // EL2 regimes (STRW=EL2, with or without E2H) have no VMID; NS-EL1
         // streams are VMID-tagged even with stage 1 only.
         let el2 = stream.streamWorld != .el1
         let tag = TLB.Tag(el2: el2, vmid: stream.vmidTag, asid: context?.asid)
-        if let (entry, log2) = tlb.lookup(tag: tag, address: request.address), entry.permissions.allows(request.access) {
+        if !splitStage, let (entry, log2) = tlb.lookup(tag: tag, address: request.address),
+           entry.permissions.allows(request.access) {
             return .translated(makeTranslation(request, stream: stream, context: context, outputBase: entry.outputBase,
                                                sizeLog2: log2, permissions: entry.permissions))
         }
@@ -100,20 +130,42 @@ final class TranslationUnit: CacheMaintenance, @unchecked Sendable {
             tlb.insert(tag: tag, inputAddress: request.address & ~mask, sizeLog2: log2,
                        entry: .init(outputBase: outputBase, permissions: walk.permissions, stage2: stream.stage2 != nil),
                        generation: generation)
-            return .translated(makeTranslation(request, stream: stream, context: context, outputBase: outputBase,
+            let ipaBase = (walk.intermediateAddress ?? request.address) & ~mask
+            return .translated(makeTranslation(request, stream: stream, context: context,
+                                               outputBase: splitStage ? ipaBase : outputBase,
                                                sizeLog2: log2, permissions: walk.permissions))
         case .failure(let fault):
+            // 3.9.1.2, 13.7: a Permission fault on the page answers an ATS
+            // request with the permissions that are available: a write intent
+            // (NW == 0) the page refuses is retried as a read (NW == 1).
+            if request.ats && fault.type == .F_PERMISSION && fault.faultClass == .input
+                && request.access.contains(.write) {
+                var read = request
+                read.access.remove(.write)
+                return translateUntranslated(read)
+            }
             return walkFault(fault, request, stream: stream, context: context)
         }
     }
 
-    private func bypass(_ request: TranslationRequest) -> Translation {
-        Translation(inputBase: 0, outputBase: 0, sizeLog2: 64, permissions: .all,
+    /// The identity block of a transaction that bypasses translation: the
+    /// OAS, since anything beyond it aborts (3.4).
+    func bypass(_ request: TranslationRequest) -> Translation {
+        Translation(inputBase: 0, outputBase: 0, sizeLog2: configuration.outputAddressBits, permissions: .all,
                     streamID: request.streamID, substreamID: request.substreamID, bypass: true)
     }
 
-    private func makeTranslation(_ request: TranslationRequest, stream: StreamConfig, context: ContextDescriptor?,
-                                 outputBase: UInt64, sizeLog2: UInt8, permissions: Permissions) -> Translation {
+    func fitsOAS(_ address: UInt64) -> Bool { address >> UInt64(configuration.outputAddressBits) == 0 }
+
+    /// STE.EATS as it applies now: 0b10 (split-stage) behaves as 0b00 with
+    /// CR0.ATSCHK=0 (5.2); the decoder has applied the rest.
+    func effectiveEATS(_ stream: StreamConfig, control: ControlState) -> UInt8 {
+        guard configuration.ats else { return 0 }
+        return stream.eats == 0b10 && !control.atsCheck ? 0 : stream.eats
+    }
+
+    func makeTranslation(_ request: TranslationRequest, stream: StreamConfig, context: ContextDescriptor?,
+                         outputBase: UInt64, sizeLog2: UInt8, permissions: Permissions) -> Translation {
         let mask = (UInt64(1) << sizeLog2) &- 1
         return Translation(inputBase: request.address & ~mask, outputBase: outputBase, sizeLog2: sizeLog2,
                            permissions: permissions, streamID: request.streamID, substreamID: request.substreamID,
@@ -122,7 +174,7 @@ final class TranslationUnit: CacheMaintenance, @unchecked Sendable {
 
     // MARK: - Configuration lookups (through the configuration cache)
 
-    private func streamConfig(_ streamID: UInt32, control: ControlState) -> Result<StreamConfig, ConfigFault> {
+    func streamConfig(_ streamID: UInt32, control: ControlState) -> Result<StreamConfig, ConfigFault> {
         if let cached = configCache.stream(streamID) { return .success(cached) }
         let generation = configCache.generation
         let result = StreamTable.lookup(streamID: streamID, control: control, configuration: configuration, memory: memory)
@@ -161,22 +213,30 @@ final class TranslationUnit: CacheMaintenance, @unchecked Sendable {
 
     // MARK: - Faults to events
 
-    private func configFault(_ fault: ConfigFault, _ request: TranslationRequest) -> TranslationOutcome {
+    func configFault(_ fault: ConfigFault, _ request: TranslationRequest) -> TranslationOutcome {
         var event = EventRecord(type: fault.type, streamID: request.streamID, substreamID: request.substreamID)
         event.address2 = fault.fetchAddress
         fillAccess(&event, request)
-        // 5.2 S1DSS: an ATS Translation Request that S1DSS terminates gets a
-        // CA and no event.
-        let atsTerminated = request.ats && fault.type == .F_STREAM_DISABLED
-        return recordAndFault(event, request, record: fault.record && !atsTerminated)
+        guard request.kind != .untranslated else { return recordAndFault(event, request, record: fault.record) }
+        // 3.9.1.2, 3.9.1.3: a configuration error met by ATS traffic (a CA
+        // for a Translation Request, an abort for a Translated transaction)
+        // is recorded only with CR2.REC_CFG_ATS; C_BAD_STREAMID then also
+        // needs RECINVSID for a Translation Request, not for a Translated
+        // transaction.
+        let recordATS = events.controlState.recordConfigErrorsATS
+            && (fault.record || (request.kind == .translated && fault.type == .C_BAD_STREAMID))
+        return recordAndFault(event, request, record: recordATS,
+                              atsStatus: request.ats ? .completerAbort : nil)
     }
 
-    private func badSubstream(_ request: TranslationRequest) -> TranslationOutcome {
-        recordAndFault(EventRecord(type: .C_BAD_SUBSTREAMID, streamID: request.streamID,
-                                   substreamID: request.substreamID), request, record: true)
+    /// 3.9.1.2, 7.3.6: an ATS Translation Request where ATS is disabled.
+    private func badATSRequest(_ request: TranslationRequest) -> TranslationOutcome {
+        recordAndFault(EventRecord(type: .F_BAD_ATS_TREQ, streamID: request.streamID,
+                                   substreamID: request.substreamID), request, record: true,
+                       atsStatus: .unsupportedRequest)
     }
 
-    private func walkFault(_ fault: WalkFault, _ request: TranslationRequest, stream: StreamConfig,
+    func walkFault(_ fault: WalkFault, _ request: TranslationRequest, stream: StreamConfig,
                            context: ContextDescriptor?) -> TranslationOutcome {
         var event = EventRecord(type: fault.type, streamID: request.streamID, substreamID: request.substreamID)
         fillAccess(&event, request)
@@ -202,10 +262,16 @@ final class TranslationUnit: CacheMaintenance, @unchecked Sendable {
                 stall = (context?.stallFaults ?? false) && !stream.s1StallDisabled
             }
         }
-        // ATS Translation Requests never stall and their translation faults
-        // are not recorded: the ATS completion reports them (3.9.1).
+        // ATS Translation Requests never stall (3.9.1.2): F_WALK_EABT is a
+        // configuration error (CA, recorded only with CR2.REC_CFG_ATS); a
+        // translation-related fault at either stage, also on a CD fetch or a
+        // table walk, is Success with R == W == 0 and never recorded.
         if request.ats {
-            return .fault(TranslationFault(event: nil, type: fault.type))
+            if fault.type == .F_WALK_EABT {
+                return recordAndFault(event, request, record: events.controlState.recordConfigErrorsATS,
+                                      atsStatus: .completerAbort)
+            }
+            return .fault(TranslationFault(event: nil, type: fault.type, atsStatus: .noAccess))
         }
         if stall, configuration.stallModel != .terminateOnly, let stag = events.allocateStall(streamID: request.streamID) {
             event.stall = true
@@ -228,10 +294,11 @@ final class TranslationUnit: CacheMaintenance, @unchecked Sendable {
         event.inputAddress = request.address
     }
 
-    private func recordAndFault(_ event: EventRecord, _ request: TranslationRequest, record: Bool) -> TranslationOutcome {
-        guard record else { return .fault(TranslationFault(event: nil, type: event.type)) }
+    func recordAndFault(_ event: EventRecord, _ request: TranslationRequest, record: Bool,
+                        atsStatus: ATSCompletionStatus? = nil) -> TranslationOutcome {
+        guard record else { return .fault(TranslationFault(event: nil, type: event.type, atsStatus: atsStatus)) }
         let queued = events.record(event)
-        return .fault(TranslationFault(event: queued ? event : nil, type: event.type))
+        return .fault(TranslationFault(event: queued ? event : nil, type: event.type, atsStatus: atsStatus))
     }
 
     // MARK: - CacheMaintenance

@@ -222,6 +222,12 @@ extension PageTableWalker {
             case .success(let r): (leaf, output, set) = r
             }
             let descriptor = leaf.descriptor
+            // STE.S2PTW (5.2): a stage-1 table walk or CD fetch (CLASS != IN)
+            // to a Device page is a stage-2 Permission fault.
+            if config.protectedTableWalk && faultClass != .input
+                && D.stage2Device(descriptor, forcedWriteBack: config.forcedWriteBack) {
+                return .failure(site.fault(.F_PERMISSION, level: leaf.level))
+            }
             let writable = descriptor & D.s2apWrite != 0
             var permissions = WalkPermissions.stage2(descriptor: descriptor, writable: writable)
             if !permissions.allows(access) {

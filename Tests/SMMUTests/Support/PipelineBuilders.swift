@@ -37,10 +37,17 @@ enum STEWords {
         [1 | 0b110 << 1, eats << 28] + stage2Words(vmid: vmid, t0sz: t0sz, sl0: sl0, ttb: ttb)
     }
 
-    /// Config = 0b111: nested; S1ContextPtr is an IPA.
-    static func nested(cdPointer: UInt64, vmid: UInt16, t0sz: UInt64, sl0: UInt64, ttb: UInt64) -> [UInt64] {
-        stage1(cdPointer: cdPointer).enumerated().map { $0.offset == 0 ? ($0.element & ~0xE) | 0b111 << 1 : $0.element }
+    /// Config = 0b111: nested; S1ContextPtr is an IPA. S2FWB is bit [89]
+    /// (word 1 bit 25), S2PTW bit [182] (word 2 bit 54).
+    static func nested(cdPointer: UInt64, vmid: UInt16, t0sz: UInt64, sl0: UInt64, ttb: UInt64,
+                       cdMax: UInt64 = 0, s1dss: UInt64 = 0, eats: UInt64 = 0,
+                       s2ptw: Bool = false, s2fwb: Bool = false) -> [UInt64] {
+        var words = stage1(cdPointer: cdPointer, cdMax: cdMax, s1dss: s1dss, eats: eats).enumerated()
+            .map { $0.offset == 0 ? ($0.element & ~0xE) | 0b111 << 1 : $0.element }
             + stage2Words(vmid: vmid, t0sz: t0sz, sl0: sl0, ttb: ttb)
+        if s2fwb { words[1] |= 1 << 25 }
+        if s2ptw { words[2] |= 1 << 54 }
+        return words
     }
 }
 
@@ -123,7 +130,11 @@ final class Stage1Tables {
 enum S2PT {
     static let readWrite: UInt64 = 3 << 6
     static let normal: UInt64 = 0xF << 2
-    static func page(_ pa: UInt64, ap: UInt64 = readWrite) -> UInt64 { pa | 1 << 10 | 3 << 8 | ap | normal | 0b11 }
+    /// MemAttr [5:2] = 0b0001: Device-nGnRE (FWB == 0: MemAttr[3:2] == 0b00 is Device).
+    static let device: UInt64 = 0x1 << 2
+    static func page(_ pa: UInt64, ap: UInt64 = readWrite, memAttr: UInt64 = normal) -> UInt64 {
+        pa | 1 << 10 | 3 << 8 | ap | memAttr | 0b11
+    }
     static func table(_ next: UInt64) -> UInt64 { next | 0b11 }
 }
 
