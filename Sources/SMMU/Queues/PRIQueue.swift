@@ -62,7 +62,7 @@ extension ControlUnit {
         if configuration.substreamIDBits == 0 { normalized.substreamID = nil }
         var out = PendingSignals()
         let result = registers.withLock { $0.enqueuePageRequest(EncodedPageRequest(normalized), memory: memory, &out) }
-        if out.first != nil { out.deliver(to: host) }
+        if out.first != nil { deliver(out) }
         switch result {
         case .queued:
             return .queued
