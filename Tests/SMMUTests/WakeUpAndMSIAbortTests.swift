@@ -280,3 +280,17 @@ final class SignalHarness: @unchecked Sendable {
         #expect(h.read(Off.GERROR) == 0 && h.host.interrupts.isEmpty)
     }
 }
+
+/// An automatic PRI response is delivered once: by the host signal, or
+/// returned only when the caller delivers it itself.
+@Suite struct PageResponseDeliveryTests {
+    @Test func automaticResponseReturnedWithoutTheHostSignal() {
+        let h = ControlHarness()   // PRIQEN = 0: every PPR gets Response Failure (8.2)
+        let r = PageRequest(streamID: 4, address: 0x1000, read: true, write: false, last: true, prgIndex: 3)
+        let expected = PageResponse(streamID: 4, substreamID: nil, prgIndex: 3, code: .failure)
+        #expect(h.unit.pageRequest(r, deliverResponse: false) == .autoResponded(expected))
+        #expect(h.host.responses.isEmpty)
+        #expect(h.unit.pageRequest(r) == .autoResponded(expected))
+        #expect(h.host.responses == [expected])
+    }
+}
