@@ -8,8 +8,8 @@
  * program for every guest-memory access and every signal (interrupt, MSI,
  * cache invalidation, PRI response, stall resolution, WFE wake-up event).
  *
- * Versioning. vsmmu_config and vsmmu_callbacks begin with `size`, the
- * sizeof the caller's header gives them (vsmmu_config_default sets it; set
+ * Versioning. vsmmu_config and vsmmu_callbacks begin with `size`: the
+ * struct's sizeof in the caller's header (vsmmu_config_default sets it; set
  * it yourself in vsmmu_callbacks). Later versions only append fields, each
  * at or after the previous version's sizeof, and raise VSMMU_ABI_VERSION.
  * The library reads only the first `size` bytes; fields beyond them take
@@ -18,9 +18,11 @@
  * VSMMU_*_SIZE_MIN of the struct or above the library's own sizeof (a
  * caller built against a newer header: check vsmmu_abi_version()).
  *
- * Threads. vsmmu_mmio_read, vsmmu_mmio_write, vsmmu_translate,
- * vsmmu_page_request, vsmmu_register_endpoint and vsmmu_reset may be
- * called from any thread at once, also while vsmmu_process_commands runs.
+ * Threads. vsmmu_abi_version, vsmmu_config_init and vsmmu_create: any
+ * thread, any time. On one model, vsmmu_mmio_read, vsmmu_mmio_write,
+ * vsmmu_translate, vsmmu_page_request, vsmmu_register_endpoint and
+ * vsmmu_reset may be called from any thread at once, also while
+ * vsmmu_process_commands runs.
  * vsmmu_process_commands consumes the command queue; call it (typically on
  * a worker thread) when vsmmu_mmio_write returns true. One call at a time
  * consumes: a call made while another is consuming returns at once and the
@@ -63,7 +65,7 @@ extern "C" {
 typedef struct vsmmu vsmmu_t;
 
 /* The ABI this header describes; vsmmu_abi_version() is the library's. A
- * library runs callers of its own and of every lower version. */
+ * library accepts callers built against its own or any lower version. */
 #define VSMMU_ABI_VERSION 1u
 uint32_t vsmmu_abi_version(void);
 
@@ -109,7 +111,8 @@ typedef struct vsmmu_config {
     bool     btm;
 } vsmmu_config;
 
-/* Smallest vsmmu_config.size accepted (ABI 1: every field above). */
+/* Smallest vsmmu_config.size accepted: ABI 1's struct, every field above
+ * (appended fields will not change it). */
 #define VSMMU_CONFIG_SIZE_MIN sizeof(vsmmu_config)
 
 /* Fills the first `size` bytes of *cfg with the defaults (every feature on)

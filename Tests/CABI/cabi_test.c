@@ -64,6 +64,8 @@ struct host {
     vsmmu_page_response last_response;
     int events;
     uint32_t cons_at_event;
+    int atc_invalidations;
+    uint32_t last_atc_sid;
 };
 
 static int failures;
@@ -131,6 +133,15 @@ static void raise_irq(void *opaque, uint32_t line)
 {
     struct host *h = opaque;
     if (line < 4) h->irq_count[line]++;
+}
+
+static void invalidate(void *opaque, const vsmmu_invalidation *inv)
+{
+    struct host *h = opaque;
+    if (inv->kind == VSMMU_INV_ATC) {
+        h->atc_invalidations++;
+        h->last_atc_sid = inv->sid_first;
+    }
 }
 
 static bool synchronize(void *opaque)
@@ -289,7 +300,7 @@ int main(void)
     vsmmu_callbacks full = {
         .size = sizeof(vsmmu_callbacks),
         .opaque = &h, .mem_read = mem_read, .mem_write = mem_write, .mem_cmpxchg64 = mem_cmpxchg64,
-        .raise_irq = raise_irq, .msi_write = msi_write, .synchronize = synchronize,
+        .raise_irq = raise_irq, .msi_write = msi_write, .invalidate = invalidate, .synchronize = synchronize,
         .page_response = page_response, .send_event = send_event, .msi_deliver = msi_deliver,
     };
 
@@ -478,6 +489,16 @@ int main(void)
               active_gerror(s));
         CHECK(h.deliver_count == 2 && h.last_msi_addr == ABORTING_MSI2, "msi_deliver calls %d", h.deliver_count);
         CHECK(h.irq_count[VSMMU_IRQ_GERROR] == 0, "wired GERROR interrupt with a GERROR MSI configured");
+
+        /* CMD_ATC_INV (SID 5, all addresses: Size 52) reaches invalidate
+         * only once the endpoint is registered. */
+        uint64_t atc_inv = 0x40 | (5ull << 32);
+        submit(&h, s, atc_inv, 52);
+        CHECK(h.atc_invalidations == 0, "ATC invalidation for an unregistered endpoint");
+        vsmmu_register_endpoint(s, 5, VSMMU_EP_ATS, 0);
+        submit(&h, s, atc_inv, 52);
+        CHECK(h.atc_invalidations == 1 && h.last_atc_sid == 5, "ATC invalidations %d (sid %u)",
+              h.atc_invalidations, h.last_atc_sid);
     }
     vsmmu_destroy(s);
 
