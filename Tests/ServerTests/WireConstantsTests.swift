@@ -18,9 +18,12 @@ struct WireConstantsTests {
     /// `#define NAME VALUE` lines whose value is a number, `(1u << n)` or
     /// `(1ull << n)` (suffixes u, l ignored); others are skipped.
     static func defines(_ path: String) throws -> [String: UInt64] {
-        let text = try String(contentsOfFile: root + "/" + path, encoding: .utf8)
+        try defines(lines: String(contentsOfFile: root + "/" + path, encoding: .utf8).split(separator: "\n"))
+    }
+
+    static func defines(lines: [Substring]) -> [String: UInt64] {
         var out: [String: UInt64] = [:]
-        for line in text.split(separator: "\n") {
+        for line in lines {
             let words = line.split(whereSeparator: { $0 == " " || $0 == "\t" })
             guard words.count >= 3, words[0] == "#define", words[1].hasPrefix("VSMMU_") else { continue }
             // The value: everything up to a comment.
@@ -78,6 +81,30 @@ struct WireConstantsTests {
         #expect(header["VSMMU_PRI_DROPPED"] == UInt64(VSMMU_PRI_DROPPED))
         #expect(header["VSMMU_MMIO_SIZE"] == UInt64(VSMMU_MMIO_SIZE))
         #expect(header["VSMMU_INV_IPA"] == UInt64(VSMMU_INV_IPA))
+    }
+
+    /// The `#define`s of the QEMU front end's include/hw/arm/vsmmu-protocol.h,
+    /// as its patch in qemu-patches/ adds it.
+    static func frontEndDefines() throws -> [String: UInt64] {
+        let dir = root + "/qemu-patches"
+        var lines: [Substring] = []
+        for name in try FileManager.default.contentsOfDirectory(atPath: dir).sorted() where name.hasSuffix(".patch") {
+            var inFile = false
+            for line in try String(contentsOfFile: dir + "/" + name, encoding: .utf8).split(separator: "\n") {
+                if line.hasPrefix("diff --git ") { inFile = line.hasSuffix("/vsmmu-protocol.h") }
+                else if inFile, line.hasPrefix("+") { lines.append(line.dropFirst()) }
+            }
+        }
+        return defines(lines: lines)
+    }
+
+    @Test func frontEndHeaderMatchesTheDocument() throws {
+        let wire = try Self.defines("docs/protocol.md")
+        let front = try Self.frontEndDefines()
+        #expect(front["VSMMU_PERM_PEXEC"] != nil, "vsmmu-protocol.h not found in qemu-patches/")
+        for (name, v) in front.sorted(by: { $0.key < $1.key }) {
+            if let w = wire[name] { #expect(v == w, "\(name): vsmmu-protocol.h \(v), docs/protocol.md \(w)") }
+        }
     }
 
     @Test func wireSwiftMatchesTheDocument() throws {
