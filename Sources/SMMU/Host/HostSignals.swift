@@ -11,6 +11,7 @@ public protocol HostSignals: AnyObject, Sendable {
     func raiseInterrupt(_ line: SMMUInterruptLine)
     /// A 32-bit MSI write of `data` to `address` (event/PRI/GERROR MSIs, and
     /// CMD_SYNC's completion write, which Linux points at the sync slot in RAM).
+    /// The model reaches it through `deliverMSI` (whose default calls it).
     func writeMSI(address: UInt64, data: UInt32)
     /// Posts an invalidation of host-side translation caches or of an endpoint's ATC.
     func invalidate(_ invalidation: HostInvalidation)
