@@ -1,21 +1,54 @@
 /*
- * vsmmu.h - the C interface of the vSMMU SMMUv3 model.
+ * vsmmu.h - the C interface of the vSMMU SMMUv3 model (IHI 0070). This
+ * header is the whole contract.
  *
  * A program creates a model with a configuration and a set of callbacks
  * (its guest memory and its host signals), then feeds it MMIO accesses,
  * translation requests and page requests. The model calls back into the
  * program for every guest-memory access and every signal (interrupt, MSI,
- * cache invalidation, PRI response, stall resolution).
+ * cache invalidation, PRI response, stall resolution, WFE wake-up event).
  *
- * Threads: vsmmu_mmio_read, vsmmu_mmio_write, vsmmu_translate and
- * vsmmu_page_request may be called from any thread at once.
- * vsmmu_process_commands consumes the command queue; call it (typically on a
- * worker thread) when vsmmu_mmio_write returns true. It may block in the
- * synchronize callback while the other calls keep being answered.
+ * Versioning. vsmmu_config and vsmmu_callbacks begin with `size`: the
+ * struct's sizeof in the caller's header (vsmmu_config_default sets it; set
+ * it yourself in vsmmu_callbacks). Later versions only append fields, each
+ * at or after the previous version's sizeof, and raise VSMMU_ABI_VERSION.
+ * The library reads only the first `size` bytes; fields beyond them take
+ * their defaults (vsmmu_config: vsmmu_config_default's values; callbacks:
+ * NULL). vsmmu_create rejects, with a message, a size below the
+ * VSMMU_*_SIZE_MIN of the struct or above the library's own sizeof (a
+ * caller built against a newer header: check vsmmu_abi_version()).
  *
- * The constants VSMMU_TR_*, VSMMU_XLATE_*, VSMMU_PERM_*, VSMMU_TAG_*,
- * VSMMU_INV_* and VSMMU_EP_* have the values of the wire protocol
- * (docs/protocol.md) of the same names.
+ * Threads. vsmmu_abi_version, vsmmu_config_init and vsmmu_create: any
+ * thread, any time. On one model, vsmmu_mmio_read, vsmmu_mmio_write,
+ * vsmmu_translate, vsmmu_page_request, vsmmu_register_endpoint and
+ * vsmmu_reset may be called from any thread at once, also while
+ * vsmmu_process_commands runs.
+ * vsmmu_process_commands consumes the command queue; call it (typically on
+ * a worker thread) when vsmmu_mmio_write returns true. One call at a time
+ * consumes: a call made while another is consuming returns at once and the
+ * running one takes the new commands too. It may block in synchronize while
+ * the other calls keep being answered. vsmmu_destroy: when no other call
+ * on the model is in progress, never from a callback.
+ *
+ * Callbacks run synchronously on the thread of the call that caused them:
+ *   vsmmu_mmio_read      none
+ *   vsmmu_mmio_write     raise_irq/msi_* (EVENTQ_CONS, PRIQ_CONS), invalidate
+ *                        (SMMUEN or GBPA.ABORT changed)
+ *   vsmmu_translate      mem_*, and for a recorded fault raise_irq/msi_*
+ *                        (the event queue's interrupt, GERROR)
+ *   vsmmu_page_request   mem_write, raise_irq/msi_* (PRI queue, GERROR),
+ *                        page_response (see vsmmu_page_request)
+ *   vsmmu_process_commands  any of them
+ *   vsmmu_reset          stall_resolve (stalls terminated), invalidate (ALL)
+ * Several threads may be in callbacks at once. Memory callbacks may run with
+ * a model lock held and must not call into the model. The other callbacks
+ * run with no model lock held and may call any function but vsmmu_destroy.
+ *
+ * Constants. VSMMU_TR_*, VSMMU_XLATE_*, VSMMU_PERM_*, VSMMU_TAG_*,
+ * VSMMU_INV_* (but VSMMU_INV_ATC and VSMMU_INV_SSID_VALID), VSMMU_EP_*,
+ * VSMMU_IRQ_*, VSMMU_PR_*, VSMMU_PRI_* and VSMMU_MMIO_SIZE equal the wire
+ * protocol's (docs/protocol.md) of the same names. Constants not listed
+ * exist only in this ABI.
  */
 #ifndef VSMMU_H
 #define VSMMU_H
@@ -31,6 +64,11 @@ extern "C" {
 /* One SMMUv3 instance. */
 typedef struct vsmmu vsmmu_t;
 
+/* The ABI this header describes; vsmmu_abi_version() is the library's. A
+ * library accepts callers built against its own or any lower version. */
+#define VSMMU_ABI_VERSION 1u
+uint32_t vsmmu_abi_version(void);
+
 /* Stall model (IDR0.STALL_MODEL). */
 #define VSMMU_STALL_BOTH       0  /* stall and terminate supported */
 #define VSMMU_STALL_TERMINATE  1  /* terminate only */
@@ -44,6 +82,7 @@ typedef struct vsmmu vsmmu_t;
 /* Features of one instance; the ID registers are derived from it.
  * Start from vsmmu_config_default() and change what you need. */
 typedef struct vsmmu_config {
+    uint32_t size;               /* sizeof(vsmmu_config); see Versioning */
     bool     stage1;
     bool     stage2;
     bool     nested;             /* needs stage1 and stage2 */
@@ -72,10 +111,17 @@ typedef struct vsmmu_config {
     bool     btm;
 } vsmmu_config;
 
-/* Fills *cfg with the defaults: every feature on. */
-void vsmmu_config_default(vsmmu_config *cfg);
+/* Smallest vsmmu_config.size accepted: ABI 1's struct, every field above
+ * (appended fields will not change it). */
+#define VSMMU_CONFIG_SIZE_MIN sizeof(vsmmu_config)
 
-/* Interrupt lines (raise_irq). */
+/* Fills the first `size` bytes of *cfg with the defaults (every feature on)
+ * and sets cfg->size = size. false, and nothing written, if size is below
+ * VSMMU_CONFIG_SIZE_MIN or above the library's sizeof(vsmmu_config). */
+bool vsmmu_config_init(vsmmu_config *cfg, size_t size);
+#define vsmmu_config_default(cfg) vsmmu_config_init((cfg), sizeof *(cfg))
+
+/* Wired interrupt lines (raise_irq): an edge each time. */
 #define VSMMU_IRQ_EVTQ   0
 #define VSMMU_IRQ_PRIQ   1
 #define VSMMU_IRQ_SYNC   2
@@ -118,33 +164,70 @@ typedef struct vsmmu_page_response {
 /* What the model asks of its host. Every callback receives `opaque`.
  * mem_read is required; a NULL mem_write / mem_cmpxchg64 makes those
  * accesses abort; a NULL signal callback ignores the signal (a NULL
- * synchronize succeeds at once). */
+ * synchronize succeeds at once).
+ *
+ * Guest memory: addr is a guest physical address, a multiple of 8; len is
+ * 8 (table and translation descriptors), 16 (commands, PRI records), 32
+ * (event records) or 64 (STEs, CDs). Each aligned 8-byte word of an access
+ * must be single-copy atomic (the guest may rewrite a descriptor at any
+ * time; the model copies it out once), the whole access need not be.
+ * Memory is little-endian. A write must be complete, visible to the guest,
+ * when mem_write returns: the model then publishes it (PROD, an interrupt)
+ * without asking the host for more ordering. */
 typedef struct vsmmu_callbacks {
+    uint32_t size;        /* sizeof(vsmmu_callbacks); see Versioning */
     void *opaque;
     /* Copy len bytes at guest physical addr. false: external abort. */
     bool (*mem_read)(void *opaque, uint64_t addr, void *buf, size_t len);
     bool (*mem_write)(void *opaque, uint64_t addr, const void *buf, size_t len);
-    /* Atomic 64-bit CAS of an aligned little-endian word; *old receives the
-     * previous value (the swap happened iff *old == expected). false: abort. */
+    /* Atomic 64-bit CAS of an aligned little-endian word (HTTU); *old
+     * receives the previous value (the swap happened iff *old == expected).
+     * false: abort. */
     bool (*mem_cmpxchg64)(void *opaque, uint64_t addr, uint64_t expected,
                           uint64_t desired, uint64_t *old);
     void (*raise_irq)(void *opaque, uint32_t line);          /* VSMMU_IRQ_* */
+    /* An MSI: a 32-bit write of data to the 4-byte aligned physical addr
+     * (event, PRI and GERROR MSIs; CMD_SYNC completion, which Linux points
+     * at the CMD_SYNC's slot in the command queue in RAM). The model never
+     * stores an MSI through mem_write: when addr is guest RAM, the host
+     * stores data there, little-endian, as one single-copy atomic release
+     * store (everything the MSI signals, written or published before the
+     * call, is visible first). Not called when msi_deliver is set. */
     void (*msi_write)(void *opaque, uint64_t addr, uint32_t data);
     /* May return before the invalidation took effect ... */
     void (*invalidate)(void *opaque, const vsmmu_invalidation *inv);
     /* ... this returns only when every earlier one did. false: an ATC
      * invalidation failed (CERROR_ATC_INV_SYNC). */
     bool (*synchronize)(void *opaque);
+    /* A PRI response (CMD_PRI_RESP or automatic) to a registered endpoint. */
     void (*page_response)(void *opaque, const vsmmu_page_response *resp);
     /* A stalled transaction is resumed (retry=true) or terminated. */
     void (*stall_resolve)(void *opaque, uint32_t sid, uint16_t stag, bool retry);
+
+    /* Optional (VSMMU_CALLBACKS_SIZE_MIN ends here). */
+
+    /* A WFE wake-up event to the PEs, only with IDR0.SEV (cfg.sev): a
+     * CMD_SYNC with CS=SIG_SEV completed, or the command queue stopped being
+     * full. Called after CMDQ_CONS moved past the command. */
+    void (*send_event)(void *opaque);
+    /* msi_write that reports how the write completed: false if it was
+     * terminated with abort. The model then activates the source's
+     * GERROR.MSI_CMDQ/EVENTQ/PRIQ/GERROR_ABT_ERR (with a GERROR interrupt,
+     * except for MSI_GERROR_ABT_ERR). When set, msi_write is not called. */
+    bool (*msi_deliver)(void *opaque, uint64_t addr, uint32_t data);
 } vsmmu_callbacks;
 
-/* Creates a model. NULL on error, with a message in err (if err != NULL).
- * The callbacks struct is copied; opaque must stay valid until destroy. */
+/* Smallest vsmmu_callbacks.size accepted: the callbacks up to stall_resolve. */
+#define VSMMU_CALLBACKS_SIZE_MIN offsetof(vsmmu_callbacks, send_event)
+
+/* Creates a model. cfg NULL: the defaults. NULL on error (an invalid
+ * configuration, a bad size, no mem_read), with a message in err (if err !=
+ * NULL, NUL-terminated, at most errlen bytes). The first cb->size bytes of
+ * the callbacks are copied; opaque must stay valid until destroy. */
 vsmmu_t *vsmmu_create(const vsmmu_config *cfg, const vsmmu_callbacks *cb,
                       char *err, size_t errlen);
-/* Destroys a model; no other call on it may be in progress. */
+/* Destroys a model; no other call on it may be in progress, and it may not
+ * be called from a callback. No callback runs after it returns. */
 void vsmmu_destroy(vsmmu_t *smmu);
 
 /* Size of the MMIO region (pages 0 and 1). */
@@ -155,7 +238,7 @@ void vsmmu_destroy(vsmmu_t *smmu);
 uint64_t vsmmu_mmio_read(vsmmu_t *smmu, uint64_t offset, unsigned size);
 /* Returns true when commands are pending: call vsmmu_process_commands. */
 bool vsmmu_mmio_write(vsmmu_t *smmu, uint64_t offset, unsigned size, uint64_t value);
-/* Consumes the command queue up to CMDQ_PROD. */
+/* Consumes the command queue up to CMDQ_PROD (see Threads). */
 void vsmmu_process_commands(vsmmu_t *smmu);
 
 /* Translation. */
@@ -173,8 +256,11 @@ typedef struct vsmmu_translate_request {
 } vsmmu_translate_request;
 
 #define VSMMU_XLATE_OK      0
-#define VSMMU_XLATE_FAULT   1
+#define VSMMU_XLATE_FAULT   1   /* abort the transaction */
 #define VSMMU_XLATE_STALLED 2   /* held until stall_resolve(sid, stag) */
+/* What the mapping allows: READ/WRITE/EXEC for unprivileged accesses,
+ * PREAD/PWRITE/PEXEC for privileged ones (VSMMU_TR_PRIV). A request is
+ * checked against the set for its privilege; bypass allows all six. */
 #define VSMMU_PERM_READ   (1u << 0)
 #define VSMMU_PERM_WRITE  (1u << 1)
 #define VSMMU_PERM_EXEC   (1u << 2)
@@ -191,7 +277,11 @@ typedef struct vsmmu_translate_result {
     uint64_t iova_base;   /* first input address of the block */
     uint64_t pa_base;     /* first output address of the block */
     uint8_t  size_log2;   /* block size, 12 (4 KiB) ... 64 */
-    uint8_t  event;       /* fault: event type (0x10 F_TRANSLATION, ...), 0 if none */
+    uint8_t  event;       /* FAULT/STALLED: the fault's event type (0x10
+                           * F_TRANSLATION, ...), also when no record was written
+                           * (CD.R=0, STE.S2R=0, an ATS request, queue off or
+                           * full); 0 for a terminate without a fault (STE
+                           * Config abort, GBPA.ABORT). OK: 0. */
     uint16_t asid;        /* valid with VSMMU_TAG_ASID */
     uint16_t vmid;        /* valid with VSMMU_TAG_VMID */
     uint16_t tags;        /* VSMMU_TAG_* */
@@ -217,21 +307,30 @@ typedef struct vsmmu_pri_request {
     uint64_t addr;
 } vsmmu_pri_request;
 
-#define VSMMU_PRI_QUEUED    0
-#define VSMMU_PRI_ANSWERED  1  /* PRI queue overflow: answered at once (*resp) */
-#define VSMMU_PRI_DROPPED   2
+#define VSMMU_PRI_QUEUED    0  /* written to the PRI queue */
+#define VSMMU_PRI_ANSWERED  1  /* answered at once: Success for L=1 while the
+                                * queue overflows, Response Failure while it
+                                * is disabled or PRIQ_ABT_ERR is active */
+#define VSMMU_PRI_DROPPED   2  /* discarded (overflow, stop marker, no PRI) */
 
-/* Returns VSMMU_PRI_*; with VSMMU_PRI_ANSWERED, *resp (if non-NULL) is the
- * response, which the page_response callback also receives. */
+/* Returns VSMMU_PRI_*. A VSMMU_PRI_ANSWERED response is delivered once:
+ * in *resp when resp != NULL (page_response is not called for it), else
+ * through page_response (registered endpoints only). */
 int vsmmu_page_request(vsmmu_t *smmu, const vsmmu_pri_request *req,
                        vsmmu_page_response *resp);
 
-/* Tells the model what an endpoint supports. */
+/* Tells the model what an endpoint supports (again for a sid: replaces).
+ * Only registered StreamIDs receive ATC invalidations (invalidate with
+ * VSMMU_INV_ATC) and page_response calls; others are dropped, so register
+ * an endpoint before it can have an ATC or send page requests. A
+ * registration lasts until vsmmu_destroy. */
 #define VSMMU_EP_ATS (1u << 0)
 #define VSMMU_EP_PRI (1u << 1)
 void vsmmu_register_endpoint(vsmmu_t *smmu, uint32_t sid, uint32_t flags, uint8_t pasid_bits);
 
-/* Back to the reset state (registers, queues, caches; guest memory untouched). */
+/* Back to the reset state: registers, queues, caches; stalled transactions
+ * are terminated. Kept: the configuration, the callbacks, guest memory and
+ * endpoint registrations. */
 void vsmmu_reset(vsmmu_t *smmu);
 
 #ifdef __cplusplus

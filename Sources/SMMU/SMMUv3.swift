@@ -50,9 +50,11 @@ public final class SMMUv3: @unchecked Sendable {
         translation.translate(request)
     }
 
-    /// A PCIe page request (or stop marker) from an endpoint.
-    public func pageRequest(_ request: PageRequest) -> PageRequestOutcome {
-        control.pageRequest(request)
+    /// A PCIe page request (or stop marker) from an endpoint. An automatic
+    /// response goes to `HostSignals.deliverPageResponse` unless
+    /// `deliverResponse` is false (the caller then delivers the one returned).
+    public func pageRequest(_ request: PageRequest, deliverResponse: Bool = true) -> PageRequestOutcome {
+        control.pageRequest(request, deliverResponse: deliverResponse)
     }
 
     /// Tells the model what an endpoint supports (for ATS, PRI and PASID checks).
@@ -102,7 +104,8 @@ public struct PageRequest: Sendable, Hashable {
 public enum PageRequestOutcome: Sendable, Equatable {
     /// Written to the PRI queue.
     case queued
-    /// Answered at once (also delivered through HostSignals.deliverPageResponse):
+    /// Answered at once (also delivered through HostSignals.deliverPageResponse
+    /// unless the caller asked to deliver it itself):
     /// Success for an L=1 request while the PRI queue is in overflow (8.1),
     /// Response Failure for any request while PRIQEN=0 or PRIQ_ABT_ERR (8.2).
     case autoResponded(PageResponse)

@@ -1,21 +1,38 @@
 import CVSMMU
 import SMMU
+import Synchronization
 
-/// Host signals delivered to the C caller's callbacks.
+/// Host signals delivered to the C caller's callbacks. ATC invalidations and
+/// page responses reach only registered endpoints (vsmmu.h).
 final class CallbackHostSignals: HostSignals, @unchecked Sendable {
     let callbacks: vsmmu_callbacks
+    private let endpoints = Mutex(Set<UInt32>())
     init(_ callbacks: vsmmu_callbacks) { self.callbacks = callbacks }
+
+    func register(streamID: UInt32) { _ = endpoints.withLock { $0.insert(streamID) } }
+    private func registered(_ streamID: UInt32) -> Bool { endpoints.withLock { $0.contains(streamID) } }
 
     func raiseInterrupt(_ line: SMMUInterruptLine) {
         callbacks.raise_irq?(callbacks.opaque, UInt32(line.rawValue))
     }
 
     func writeMSI(address: UInt64, data: UInt32) {
+        _ = deliverMSI(address: address, data: data)
+    }
+
+    func deliverMSI(address: UInt64, data: UInt32) -> Bool {
+        if let f = callbacks.msi_deliver { return f(callbacks.opaque, address, data) }
         callbacks.msi_write?(callbacks.opaque, address, data)
+        return true
+    }
+
+    func sendEvent() {
+        callbacks.send_event?(callbacks.opaque)
     }
 
     func invalidate(_ invalidation: HostInvalidation) {
         guard let f = callbacks.invalidate else { return }
+        if case .atc(let sid, _, _, _) = invalidation, !registered(sid) { return }
         var c = vsmmu_invalidation(invalidation)
         f(callbacks.opaque, &c)
     }
@@ -26,7 +43,7 @@ final class CallbackHostSignals: HostSignals, @unchecked Sendable {
     }
 
     func deliverPageResponse(_ response: PageResponse) {
-        guard let f = callbacks.page_response else { return }
+        guard let f = callbacks.page_response, registered(response.streamID) else { return }
         var c = vsmmu_page_response(response)
         f(callbacks.opaque, &c)
     }

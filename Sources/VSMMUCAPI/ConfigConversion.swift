@@ -19,9 +19,10 @@ extension SMMUConfiguration {
         coherent = c.coherent; broadcastTLBMaintenance = c.btm
     }
 
-    /// The C mirror of this configuration.
+    /// The C mirror of this configuration (size: this library's sizeof).
     public var cConfig: vsmmu_config {
         var c = vsmmu_config()
+        c.size = UInt32(MemoryLayout<vsmmu_config>.size)
         c.stage1 = stage1; c.stage2 = stage2; c.nested = nested
         c.ssid_bits = substreamIDBits; c.sid_bits = streamIDBits
         c.two_level_strtab = twoLevelStreamTable; c.two_level_cdtab = twoLevelCDTables

@@ -7,7 +7,8 @@ import SMMU
 /// What a vsmmu_t points at.
 final class ModelHandle {
     let model: SMMUv3
-    init(model: SMMUv3) { self.model = model }
+    let host: CallbackHostSignals
+    init(model: SMMUv3, host: CallbackHostSignals) { self.model = model; self.host = host }
 }
 
 @inline(__always)
@@ -23,26 +24,79 @@ private func copyError(_ message: String, to err: UnsafeMutablePointer<CChar>?, 
     err[bytes.count] = 0
 }
 
+// MARK: Versioning (vsmmu.h, "Versioning")
+
+enum ABI {
+    static let version = UInt32(VSMMU_ABI_VERSION)
+    static let configSize = MemoryLayout<vsmmu_config>.size
+    /// VSMMU_CONFIG_SIZE_MIN: every field of ABI 1.
+    static let configMinimum = MemoryLayout<vsmmu_config>.size
+    static let callbacksSize = MemoryLayout<vsmmu_callbacks>.size
+    /// VSMMU_CALLBACKS_SIZE_MIN: the callbacks up to stall_resolve.
+    static let callbacksMinimum = MemoryLayout<vsmmu_callbacks>.offset(of: \vsmmu_callbacks.send_event)!
+
+    /// A struct whose first field is its uint32_t size: the first `size`
+    /// bytes over `defaults`, or why the size is not acceptable. Reads no
+    /// byte past `size`.
+    struct BadSize: Error { let message: String }
+
+    static func read<T>(_ p: UnsafePointer<T>, name: String, minimum: Int, defaults: T) -> Result<T, BadSize> {
+        let size = Int(UnsafeRawPointer(p).loadUnaligned(as: UInt32.self))
+        let maximum = MemoryLayout<T>.size
+        guard size >= minimum, size <= maximum else {
+            let why = size < minimum ? "smaller than the minimum \(minimum)"
+                : "larger than this library's \(maximum) (ABI \(version)): built against a newer vsmmu.h?"
+            return .failure(BadSize(message: "\(name).size \(size) is \(why)"))
+        }
+        var value = defaults
+        withUnsafeMutableBytes(of: &value) { dst in
+            dst.copyMemory(from: UnsafeRawBufferPointer(start: UnsafeRawPointer(p), count: size))
+        }
+        return .success(value)
+    }
+}
+
 @c @implementation
-public func vsmmu_config_default(_ cfg: UnsafeMutablePointer<vsmmu_config>?) {
-    cfg?.pointee = SMMUConfiguration().cConfig
+public func vsmmu_abi_version() -> UInt32 { ABI.version }
+
+@c @implementation
+public func vsmmu_config_init(_ cfg: UnsafeMutablePointer<vsmmu_config>?, _ size: Int) -> Bool {
+    guard let cfg, size >= ABI.configMinimum, size <= ABI.configSize else { return false }
+    var c = SMMUConfiguration().cConfig
+    c.size = UInt32(size)
+    withUnsafeBytes(of: &c) { src in
+        UnsafeMutableRawPointer(cfg).copyMemory(from: src.baseAddress!, byteCount: size)
+    }
+    return true
 }
 
 @c @implementation
 public func vsmmu_create(_ cfg: UnsafePointer<vsmmu_config>?, _ cb: UnsafePointer<vsmmu_callbacks>?,
                          _ err: UnsafeMutablePointer<CChar>?, _ errlen: Int) -> OpaquePointer? {
-    guard let cb, cb.pointee.mem_read != nil else {
-        copyError("vsmmu_create: callbacks with mem_read are required", to: err, length: errlen)
+    func fail(_ why: String) -> OpaquePointer? {
+        copyError("vsmmu_create: \(why)", to: err, length: errlen)
         return nil
     }
-    let configuration = cfg.map { SMMUConfiguration($0.pointee) } ?? SMMUConfiguration()
+    guard let cb else { return fail("callbacks with mem_read are required") }
+    let callbacks: vsmmu_callbacks
+    switch ABI.read(cb, name: "vsmmu_callbacks", minimum: ABI.callbacksMinimum, defaults: vsmmu_callbacks()) {
+    case .success(let c): callbacks = c
+    case .failure(let bad): return fail(bad.message)
+    }
+    guard callbacks.mem_read != nil else { return fail("callbacks with mem_read are required") }
+    var configuration = SMMUConfiguration()
+    if let cfg {
+        switch ABI.read(cfg, name: "vsmmu_config", minimum: ABI.configMinimum, defaults: SMMUConfiguration().cConfig) {
+        case .success(let c): configuration = SMMUConfiguration(c)
+        case .failure(let bad): return fail(bad.message)
+        }
+    }
+    let host = CallbackHostSignals(callbacks)
     do {
-        let model = try SMMUv3(configuration: configuration, memory: CallbackGuestMemory(cb.pointee),
-                               host: CallbackHostSignals(cb.pointee))
-        return OpaquePointer(Unmanaged.passRetained(ModelHandle(model: model)).toOpaque())
+        let model = try SMMUv3(configuration: configuration, memory: CallbackGuestMemory(callbacks), host: host)
+        return OpaquePointer(Unmanaged.passRetained(ModelHandle(model: model, host: host)).toOpaque())
     } catch {
-        copyError("vsmmu_create: \(error)", to: err, length: errlen)
-        return nil
+        return fail("\(error)")
     }
 }
 
@@ -82,7 +136,8 @@ public func vsmmu_translate(_ smmu: OpaquePointer?, _ req: UnsafePointer<vsmmu_t
 public func vsmmu_page_request(_ smmu: OpaquePointer?, _ req: UnsafePointer<vsmmu_pri_request>?,
                                _ resp: UnsafeMutablePointer<vsmmu_page_response>?) -> Int32 {
     guard let h = handle(smmu), let req else { return Int32(VSMMU_PRI_DROPPED) }
-    switch h.model.pageRequest(PageRequest(req.pointee)) {
+    // Delivered once: in *resp if given, else through page_response.
+    switch h.model.pageRequest(PageRequest(req.pointee), deliverResponse: resp == nil) {
     case .queued:
         return Int32(VSMMU_PRI_QUEUED)
     case .autoResponded(let r):
@@ -95,7 +150,9 @@ public func vsmmu_page_request(_ smmu: OpaquePointer?, _ req: UnsafePointer<vsmm
 
 @c @implementation
 public func vsmmu_register_endpoint(_ smmu: OpaquePointer?, _ sid: UInt32, _ flags: UInt32, _ pasidBits: UInt8) {
-    handle(smmu)?.model.registerEndpoint(Endpoint(
+    guard let h = handle(smmu) else { return }
+    h.host.register(streamID: sid)
+    h.model.registerEndpoint(Endpoint(
         streamID: sid, ats: flags & UInt32(VSMMU_EP_ATS) != 0, pri: flags & UInt32(VSMMU_EP_PRI) != 0,
         pasidBits: pasidBits))
 }

@@ -31,6 +31,7 @@ final class Session: @unchecked Sendable {
 
     private func createModel() -> Bool {
         var callbacks = vsmmu_callbacks()
+        callbacks.size = UInt32(MemoryLayout<vsmmu_callbacks>.size)
         callbacks.opaque = Unmanaged.passUnretained(self).toOpaque()
         callbacks.mem_read = { o, addr, buf, len in
             guard let buf else { return false }
@@ -217,8 +218,8 @@ final class Session: @unchecked Sendable {
         case .pageRequest:
             let p = WirePageRequest(&r)
             var req = vsmmu_pri_request(sid: p.sid, ssid: p.ssid, flags: p.flags, prg_index: p.prgIndex, addr: p.addr)
-            var resp = vsmmu_page_response()
-            let outcome = vsmmu_page_request(model, &req, &resp)
+            // No *resp: an automatic response goes out as PAGE_RESPONSE.
+            let outcome = vsmmu_page_request(model, &req, nil)
             var w = WireWriter(); w.i32(outcome); w.u32(0)
             socket.reply(to: h.request, payload: w.bytes)
         case .reset:

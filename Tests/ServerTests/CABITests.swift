@@ -38,7 +38,7 @@ struct CABITests {
         let root = CABITests.packageRoot
         let exe = "/tmp/vsmmu-cabi-test-\(getpid())"
         defer { unlink(exe) }
-        let compile = "cc -std=c11 -Wall -Wextra -Werror -I '\(root)/CShims/include' '\(root)/Tests/CABI/cabi_test.c' -L '\(dir)' -lvsmmu-c -Wl,-rpath,'\(dir)' -o '\(exe)'"
+        let compile = "cc -std=c11 -Wall -Wextra -pedantic -Werror -I '\(root)/CShims/include' '\(root)/Tests/CABI/cabi_test.c' -L '\(dir)' -lvsmmu-c -Wl,-rpath,'\(dir)' -o '\(exe)'"
         #expect(CABITests.run(compile) == 0, "compile: \(compile)")
         #expect(CABITests.run("'\(exe)'") == 0)
     }

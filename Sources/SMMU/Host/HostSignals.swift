@@ -11,6 +11,7 @@ public protocol HostSignals: AnyObject, Sendable {
     func raiseInterrupt(_ line: SMMUInterruptLine)
     /// A 32-bit MSI write of `data` to `address` (event/PRI/GERROR MSIs, and
     /// CMD_SYNC's completion write, which Linux points at the sync slot in RAM).
+    /// The model reaches it through `deliverMSI` (whose default calls it).
     func writeMSI(address: UInt64, data: UInt32)
     /// Posts an invalidation of host-side translation caches or of an endpoint's ATC.
     func invalidate(_ invalidation: HostInvalidation)
@@ -23,6 +24,26 @@ public protocol HostSignals: AnyObject, Sendable {
     /// A stalled transaction was resumed (retry) or terminated (CMD_RESUME,
     /// CMD_STALL_TERM).
     func resolveStall(streamID: UInt32, stag: UInt16, retry: Bool)
+
+    // Added later, with defaults below so that existing conformers still build.
+
+    /// A WFE wake-up event to the PEs (only with IDR0.SEV = 1): a CMD_SYNC with
+    /// CS = SIG_SEV completed, or the command queue stopped being full
+    /// (IHI 0070 4.7.3, 4.1.2). Sent after CMDQ_CONS moved. Default: nothing.
+    func sendEvent()
+    /// The MSI write of `writeMSI`, reporting how it completed: false if it was
+    /// terminated with abort, which the model records as the source's
+    /// GERROR.MSI_*_ABT_ERR (6.3.19). The model calls this, never `writeMSI`
+    /// directly. Default: `writeMSI`, then true.
+    func deliverMSI(address: UInt64, data: UInt32) -> Bool
+}
+
+extension HostSignals {
+    public func sendEvent() {}
+    public func deliverMSI(address: UInt64, data: UInt32) -> Bool {
+        writeMSI(address: address, data: data)
+        return true
+    }
 }
 
 public enum SMMUInterruptLine: UInt8, Sendable, CaseIterable {

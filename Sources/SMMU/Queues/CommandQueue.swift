@@ -42,10 +42,15 @@ extension ControlUnit {
             var raw: (UInt64, UInt64) = (0, 0)
             let fetched = withUnsafeMutableBytes(of: &raw) { memory.read(at: geometry.address(of: cons), into: $0) }
             let outcome: Result<Void, CommandError>
+            // IDR0.SEV: a WFE wake-up event once CONS has moved past a CMD_SYNC
+            // with CS = SIG_SEV (4.7.3) or made room in a full queue (4.1.2).
+            var wake = false
             if fetched {
                 let words = CommandWords(w0: UInt64(littleEndian: raw.0), w1: UInt64(littleEndian: raw.1))
                 switch CommandDecoder.decode(words, context) {
-                case .success(let command): outcome = execute(command)
+                case .success(let command):
+                    outcome = execute(command)
+                    if case .sync(.sev) = command { wake = configuration.sev }
                 case .failure(let error): outcome = .failure(error)
                 }
             } else {
@@ -62,6 +67,9 @@ extension ControlUnit {
                     // Consumed: CONS passes the command, ERR keeps its last value.
                     let errBits = r[.CMDQ_CONS] & ~RegBits.QUEUE_INDEX
                     r[.CMDQ_CONS] = errBits | UInt64(geometry.next(cons))
+                    if configuration.sev && geometry.isFull(prod: UInt32(truncatingIfNeeded: r[.CMDQ_PROD]), cons: cons) {
+                        wake = true
+                    }
                     return true
                 case .failure(let error):
                     // 4.1.3: stop with CONS at the command that failed.
@@ -71,6 +79,7 @@ extension ControlUnit {
             }
             deliver(out)
             if !proceed { return }
+            if wake { host.sendEvent() }
         }
     }
 
@@ -118,10 +127,10 @@ extension ControlUnit {
             guard host.synchronize() else { return .failure(.CERROR_ATC_INV_SYNC) }
             switch completion {
             case .none, .sev:
-                break   // SEV: no WFE to wake in a virtual SMMU; CONS moving is the signal.
+                break   // SEV: sent by runCommandQueue once CONS has moved.
             case .irq(let address, let data):
                 if configuration.msi && address != 0 {
-                    host.writeMSI(address: address, data: data)
+                    signal(.msi(address: address, data: data, source: .commandSync))
                 } else {
                     host.raiseInterrupt(.commandSync)
                 }

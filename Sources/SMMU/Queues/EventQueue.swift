@@ -41,7 +41,7 @@ extension ControlUnit {
         let encoded = event.encoded()
         var out = PendingSignals()
         let queued = registers.withLock { $0.enqueueEvent(encoded, memory: memory, &out) }
-        if out.first != nil { out.deliver(to: host) }
+        if out.first != nil { deliver(out) }
         return queued
     }
 }

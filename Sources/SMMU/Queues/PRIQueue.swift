@@ -56,13 +56,15 @@ extension ControlRegisters {
 
 extension ControlUnit {
     /// A page request or stop marker from an endpoint (IHI 0070 chapter 8).
-    func pageRequest(_ request: PageRequest) -> PageRequestOutcome {
+    /// `deliverResponse`: whether an automatic response also goes to
+    /// HostSignals.deliverPageResponse (false: the caller delivers it).
+    func pageRequest(_ request: PageRequest, deliverResponse: Bool = true) -> PageRequestOutcome {
         guard configuration.pri else { return .dropped }
         var normalized = request
         if configuration.substreamIDBits == 0 { normalized.substreamID = nil }
         var out = PendingSignals()
         let result = registers.withLock { $0.enqueuePageRequest(EncodedPageRequest(normalized), memory: memory, &out) }
-        if out.first != nil { out.deliver(to: host) }
+        if out.first != nil { deliver(out) }
         switch result {
         case .queued:
             return .queued
@@ -72,7 +74,7 @@ extension ControlUnit {
             guard !normalized.isStopMarker else { return .dropped }
             let response = PageResponse(streamID: normalized.streamID, substreamID: nil,
                                         prgIndex: normalized.prgIndex & 0x1FF, code: .failure)
-            host.deliverPageResponse(response)
+            if deliverResponse { host.deliverPageResponse(response) }
             return .autoResponded(response)
         case .overflow:
             // 8.1: stop markers and L == 0 requests are discarded silently; a
@@ -82,7 +84,7 @@ extension ControlUnit {
             guard normalized.last, !normalized.isStopMarker else { return .dropped }
             let response = PageResponse(streamID: normalized.streamID, substreamID: normalized.substreamID,
                                         prgIndex: normalized.prgIndex & 0x1FF, code: .success)
-            host.deliverPageResponse(response)
+            if deliverResponse { host.deliverPageResponse(response) }
             return .autoResponded(response)
         }
     }

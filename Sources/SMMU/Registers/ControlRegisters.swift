@@ -148,7 +148,7 @@ struct ControlRegisters: Sendable {
         guard line != .commandSync, self[.IRQ_CTRLACK] & enable != 0 else { return nil }
         let address = self[cfg0] & RegBits.MSI_ADDR
         if configuration.msi && address != 0 {
-            return .msi(address: address, data: UInt32(truncatingIfNeeded: self[cfg1]))
+            return .msi(address: address, data: UInt32(truncatingIfNeeded: self[cfg1]), source: line)
         }
         return .wired(line)
     }

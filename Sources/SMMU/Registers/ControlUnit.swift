@@ -68,7 +68,28 @@ final class ControlUnit: EventSink, @unchecked Sendable {
             caches?.invalidateStreams(nil)
             host.invalidate(.all)
         }
-        out.deliver(to: host)
+        for s in [out.first, out.second, out.third] { if let s { signal(s) } }
+    }
+
+    /// Raises one interrupt, with no lock held. An MSI the host reports as
+    /// aborted activates its source's GERROR.MSI_*_ABT_ERR (6.3.19), whose
+    /// GERROR interrupt follows, except that an aborted GERROR MSI triggers
+    /// no GERROR interrupt (7.5.1). At most two MSIs per call.
+    func signal(_ s: InterruptSignal) {
+        switch s {
+        case .wired(let line):
+            host.raiseInterrupt(line)
+        case .msi(let address, let data, let source):
+            guard !host.deliverMSI(address: address, data: data) else { return }
+            let bit = switch source {
+            case .commandSync: RegBits.MSI_CMDQ_ABT_ERR
+            case .eventQueue: RegBits.MSI_EVENTQ_ABT_ERR
+            case .priQueue: RegBits.MSI_PRIQ_ABT_ERR
+            case .globalError: RegBits.MSI_GERROR_ABT_ERR
+            }
+            let irq = registers.withLock { $0.raiseGlobalError(bit) }
+            if source != .globalError, let irq { signal(irq) }
+        }
     }
 
     // MARK: reset

@@ -2,7 +2,8 @@
 /// released (host calls never run under the lock).
 enum InterruptSignal: Sendable, Equatable {
     case wired(SMMUInterruptLine)
-    case msi(address: UInt64, data: UInt32)
+    /// `source`: whose MSI it is (an abort activates that source's MSI_*_ABT_ERR).
+    case msi(address: UInt64, data: UInt32, source: SMMUInterruptLine)
 }
 
 /// Everything a register access or queue write asks of the host, collected
@@ -19,14 +20,5 @@ struct PendingSignals: Sendable {
         guard let s else { return }
         if first == nil { first = s } else if second == nil { second = s } else { third = s }
     }
-
-    func deliver(to host: any HostSignals) {
-        for s in [first, second, third] {
-            switch s {
-            case .wired(let line)?: host.raiseInterrupt(line)
-            case .msi(let address, let data)?: host.writeMSI(address: address, data: data)
-            case nil: break
-            }
-        }
-    }
+    // Delivered by ControlUnit.deliver(_:), which handles MSI aborts.
 }

@@ -181,9 +181,10 @@ final class TestClient: @unchecked Sendable {
 enum ModelProbe {
     static let registerFileImplemented: Bool = {
         var cb = vsmmu_callbacks()
+        cb.size = UInt32(MemoryLayout<vsmmu_callbacks>.size)
         cb.mem_read = { _, _, _, _ in false }
         var cfg = vsmmu_config()
-        vsmmu_config_default(&cfg)
+        _ = vsmmu_config_init(&cfg, MemoryLayout<vsmmu_config>.size)
         guard let m = vsmmu_create(&cfg, &cb, nil, 0) else { return false }
         defer { vsmmu_destroy(m) }
         return vsmmu_mmio_read(m, 0, 4) != 0
