@@ -180,4 +180,23 @@ import Testing
         #expect(h.host.msis.first.map { $0.address == ControlHarness.msiTarget && $0.data == 0x99 } == true)
         #expect(h.host.interrupts.isEmpty)
     }
+
+    /// 6.3.95: EVENTQ_PROD, OVFLG [31] included, is RW while EVENTQEN == 0
+    /// and RO while it is 1.
+    @Test func prodOVFLGIsWritableWhileTheQueueIsDisabled_6_3_95() {
+        let h = ControlHarness()
+        h.write(Off.EVENTQ_BASE, ControlHarness.eventq | 1, 8)
+        h.write(Off.EVENTQ_PROD, 1 << 31 | 1)
+        #expect(h.read(Off.EVENTQ_PROD) == 1 << 31 | 1)
+        h.write(Off.CR0, 0x4)
+        h.write(Off.EVENTQ_PROD, 0)
+        #expect(h.read(Off.EVENTQ_PROD) == 1 << 31 | 1)
+        // After an overflow, disable and reset PROD = CONS = 0: no overflow left.
+        let e = EventRecord(type: .C_BAD_STE, streamID: 1)
+        #expect(h.unit.record(e))
+        #expect(!h.unit.record(e))                                  // full
+        h.write(Off.CR0, 0)
+        h.write(Off.EVENTQ_PROD, 0); h.write(Off.EVENTQ_CONS, 0)
+        #expect(h.read(Off.EVENTQ_PROD) == 0)
+    }
 }

@@ -44,8 +44,9 @@ public enum HostInvalidation: Sendable, Equatable {
     case address(vmid: UInt16?, asid: UInt16?, address: UInt64, size: UInt64)
     /// A range of IPAs under a VMID (TLBI_S2_IPA): drop any stage-2 derived entry.
     case ipa(vmid: UInt16, address: UInt64, size: UInt64)
-    /// CMD_ATC_INV: the endpoint's ATC, for one SSID or all (nil).
-    case atc(streamID: UInt32, substreamID: UInt32?, address: UInt64, size: UInt64)
+    /// CMD_ATC_INV: the endpoint's ATC, for one SSID or all (nil). `global`:
+    /// the Global Invalidate flag of the request, only with a PASID (4.5.1).
+    case atc(streamID: UInt32, substreamID: UInt32?, address: UInt64, size: UInt64, global: Bool = false)
 }
 
 /// PRI response codes (PCIe PRG Response Message).

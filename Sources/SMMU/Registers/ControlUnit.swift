@@ -18,7 +18,6 @@ final class ControlUnit: EventSink, @unchecked Sendable {
 
     let registers: Mutex<ControlRegisters>
     private let published = Mutex(ControlState())
-    let stalls = Mutex(StallTable())
     let runner = Mutex(CommandRunnerState())
 
     init(configuration: SMMUConfiguration, memory: any GuestMemory, host: any HostSignals) {
@@ -51,6 +50,8 @@ final class ControlUnit: EventSink, @unchecked Sendable {
         registers.withLock { r in
             r.write32(o, UInt32(truncatingIfNeeded: value), &out)
             if size == 8 { r.write32(o + 4, UInt32(truncatingIfNeeded: value >> 32), &out) }
+            // The write may have made the Event queue writable (7.2.1).
+            if r.stalls.hasHeldRecords { r.writeHeldStallRecords(memory: memory, &out) }
             publish(r)
         }
         deliver(out)
@@ -76,26 +77,13 @@ final class ControlUnit: EventSink, @unchecked Sendable {
     /// Registers to their reset values, queues empty (pointers 0), stalls
     /// terminated. Guest memory is untouched.
     func reset() {
-        registers.withLock { r in
+        let freed = registers.withLock { r -> [(UInt32, UInt16)] in
+            let freed = r.stalls.releaseAll(streamID: nil)
             r.reset()
             publish(r)
+            return freed
         }
-        let freed = stalls.withLock { $0.releaseAll(streamID: nil) }
         for (sid, stag) in freed { host.resolveStall(streamID: sid, stag: stag, retry: false) }
         host.invalidate(.all)
-    }
-
-    // MARK: stall
-
-    /// Allocates a stall tag for a stalled transaction (nil: cannot stall).
-    func allocateStall(streamID: UInt32) -> UInt16? {
-        guard configuration.stallModel != .terminateOnly else { return nil }
-        return stalls.withLock { $0.allocate(streamID: streamID) }
-    }
-
-    /// Returns a tag whose stall event could not be recorded (the caller
-    /// terminates the transaction itself).
-    func releaseStall(streamID: UInt32, stag: UInt16) {
-        _ = stalls.withLock { $0.release(streamID: streamID, stag: stag) }
     }
 }
