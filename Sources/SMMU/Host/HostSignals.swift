@@ -21,7 +21,7 @@ public protocol HostSignals: AnyObject, Sendable {
     /// while the PRI queue overflows) to the endpoint.
     func deliverPageResponse(_ response: PageResponse)
     /// A stalled transaction was resumed (retry) or terminated (CMD_RESUME,
-    /// CMD_STALL_TERM).
+    /// CMD_STALL_TERM; also an MMIO write clearing CR0.SMMUEN, and reset).
     func resolveStall(streamID: UInt32, stag: UInt16, retry: Bool)
 }
 

@@ -21,14 +21,13 @@ extension ControlRegisters {
     /// Writes held stall records, oldest first, while the queue takes them.
     /// Called after every register write (CONS moving, EVENTQEN set or
     /// EVENTQ_ABT_ERR acknowledged make the queue writable again) and before
-    /// any new record. A record lost to a queue abort is gone (7.2.2); its
-    /// transaction stays stalled for CMD_STALL_TERM or SMMUEN 1 -> 0.
+    /// any new record. A write that aborts raises EVENTQ_ABT_ERR (7.2.2) and
+    /// keeps the record for the next attempt after the acknowledgement; each
+    /// attempt needs a register write, so a bad queue cannot make this spin.
     mutating func writeHeldStallRecords(memory: any GuestMemory, _ out: inout PendingSignals) {
         while let record = stalls.oldestHeld {
-            switch writeEvent(record, memory: memory, &out) {
-            case .written, .aborted: stalls.dropOldestHeld()
-            case .full, .unwritable: return
-            }
+            guard writeEvent(record, memory: memory, &out) == .written else { return }
+            stalls.dropOldestHeld()
         }
     }
 }

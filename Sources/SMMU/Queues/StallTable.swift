@@ -84,7 +84,7 @@ struct StallTable: Sendable {
     /// The oldest held record.
     var oldestHeld: EncodedEvent? { heldOrder.first.flatMap { held[Int($0)] } }
 
-    /// The oldest held record was written (or lost to a queue abort, 7.2.2).
+    /// The oldest held record was written.
     mutating func dropOldestHeld() {
         guard !heldOrder.isEmpty else { return }
         held[Int(heldOrder.removeFirst())] = nil

@@ -3,7 +3,8 @@ import Synchronization
 /// The register file, command/event/PRI queues, GERROR and interrupts
 /// (IHI 0070 chapters 4, 6.3, 7, 8).
 ///
-/// Locks: `registers` guards every register value and queue pointer; it is
+/// Locks: `registers` guards every register value and queue pointer, and
+/// the stall table with its held stall records; it is
 /// held for a register access, one queue record write, or one command's
 /// bookkeeping, never across HostSignals calls or command execution.
 /// `published` holds the ControlState snapshot the translation path reads;
