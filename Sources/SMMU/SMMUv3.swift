@@ -107,7 +107,8 @@ public enum PageRequestOutcome: Sendable, Equatable {
     /// Answered at once (also delivered through HostSignals.deliverPageResponse
     /// unless the caller asked to deliver it itself):
     /// Success for an L=1 request while the PRI queue is in overflow (8.1),
-    /// Response Failure for any request while PRIQEN=0 or PRIQ_ABT_ERR (8.2).
+    /// Response Failure for any request while the effective PRIQEN is 0
+    /// (PRIQEN=0 or SMMUEN=0) or PRIQ_ABT_ERR is active (8.2).
     case autoResponded(PageResponse)
     /// Dropped: queue overflow (L=0 or stop marker), a stop marker while the
     /// queue is disabled, or no PRI in this SMMU.

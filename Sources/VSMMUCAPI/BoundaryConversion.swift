@@ -25,7 +25,7 @@ extension vsmmu_invalidation {
         case .ipa(let vmid, let address, let size):
             kind = UInt32(VSMMU_INV_IPA); flags = UInt32(VSMMU_INV_VMID_VALID)
             self.vmid = vmid; addr = address; self.size = size
-        case .atc(let streamID, let substreamID, let address, let size):
+        case .atc(let streamID, let substreamID, let address, let size, _):   // Global: not in the C ABI yet
             kind = UInt32(VSMMU_INV_ATC); sid_first = streamID; sid_count = 1
             if let substreamID { flags = UInt32(VSMMU_INV_SSID_VALID); ssid = substreamID }
             addr = address; self.size = size

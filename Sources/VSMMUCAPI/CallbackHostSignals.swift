@@ -32,7 +32,7 @@ final class CallbackHostSignals: HostSignals, @unchecked Sendable {
 
     func invalidate(_ invalidation: HostInvalidation) {
         guard let f = callbacks.invalidate else { return }
-        if case .atc(let sid, _, _, _) = invalidation, !registered(sid) { return }
+        if case .atc(let sid, _, _, _, _) = invalidation, !registered(sid) { return }
         var c = vsmmu_invalidation(invalidation)
         f(callbacks.opaque, &c)
     }

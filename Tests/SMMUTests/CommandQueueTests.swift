@@ -103,9 +103,9 @@ import Foundation
         let h = ControlHarness()
         h.enableCommandQueue()
         h.write(Off.CR0, 0x1 | 0x8)
-        let stag = h.unit.allocateStall(streamID: 0x10)
-        let other = h.unit.allocateStall(streamID: 0x11)
-        let third = h.unit.allocateStall(streamID: 0x11)
+        let stag = h.unit.stall(EventRecord(type: .F_TRANSLATION, streamID: 0x10))?.stag
+        let other = h.unit.stall(EventRecord(type: .F_TRANSLATION, streamID: 0x11))?.stag
+        let third = h.unit.stall(EventRecord(type: .F_TRANSLATION, streamID: 0x11))?.stag
         #expect(stag != nil && other != nil && third != nil)
         h.host.clear()
         h.submit([
@@ -147,12 +147,18 @@ import Foundation
 
     @Test func stallTableIsBounded() {
         let h = ControlHarness()
+        h.write(Off.CR0, 0x1)
+        let e = EventRecord(type: .F_TRANSLATION, streamID: 1)
         var tags = Set<UInt16>()
-        for _ in 0..<256 { if let t = h.unit.allocateStall(streamID: 1) { tags.insert(t) } }
+        for _ in 0..<256 { if let t = h.unit.stall(e)?.stag { tags.insert(t) } }
         #expect(tags.count == 256)
-        #expect(h.unit.allocateStall(streamID: 1) == nil)
+        #expect(h.unit.stall(e) == nil)
         var c = SMMUConfiguration(); c.stallModel = .terminateOnly
-        #expect(ControlHarness(c).unit.allocateStall(streamID: 1) == nil)
+        let t = ControlHarness(c)
+        t.write(Off.CR0, 0x1)
+        #expect(t.unit.stall(e) == nil)
+        // 6.3.9.6: with SMMUEN == 0 nothing can stall.
+        #expect(ControlHarness().unit.stall(e) == nil)
     }
 
     @Test(arguments: [
@@ -188,7 +194,9 @@ import Foundation
             #expect(run([cmd], s1).read(Off.CMDQ_CONS) == 1 << 24)
         }
         var s2 = SMMUConfiguration(); s2.stage1 = false; s2.nested = false
-        for cmd in [Cmd.tlbi(0x10), Cmd.tlbi(0x11), Cmd.tlbi(0x12), Cmd.tlbi(0x13)] {
+        // 4.3.3, 4.3.4: CFGI_CD and CFGI_CD_ALL raise CERROR_ILL when stage 1 is not implemented.
+        for cmd in [Cmd.tlbi(0x10), Cmd.tlbi(0x11), Cmd.tlbi(0x12), Cmd.tlbi(0x13),
+                    Cmd.cfgiCD(1, ssid: 0), Cmd.cfgiCDAll(1)] {
             #expect(run([cmd], s2).read(Off.CMDQ_CONS) == 1 << 24)
         }
     }
@@ -288,5 +296,20 @@ import Foundation
         for _ in 0..<2000 where h.read(Off.CMDQ_CONS) != 1 { try await Task.sleep(for: .milliseconds(1)) }
         #expect(h.read(Off.CMDQ_CONS) == 1)
         #expect(h.host.syncs == 1)
+    }
+
+    /// 4.5.1: "setting the Global (G) parameter to 1 when SSV == 1 sets the
+    /// Global Invalidate flag in the Invalidation Request. The Global parameter
+    /// is IGNORED when SSV == 0." G is bit 9 of word 0 (Linux CMDQ_ATC_0_GLOBAL).
+    @Test func atcInvalidateCarriesGlobalWithSSV_4_5_1() {
+        let h = run([(Cmd.op(0x40, sid: 3, ssid: 9, ssv: true) | 1 << 9, 52),
+                     (Cmd.op(0x40, sid: 3) | 1 << 9, 52),
+                     (Cmd.op(0x40, sid: 3, ssid: 9, ssv: true), 52)])
+        #expect(consumedAll(h, 3))
+        #expect(h.host.invalidations == [
+            .atc(streamID: 3, substreamID: 9, address: 0, size: 0, global: true),
+            .atc(streamID: 3, substreamID: nil, address: 0, size: 0, global: false),
+            .atc(streamID: 3, substreamID: 9, address: 0, size: 0, global: false),
+        ])
     }
 }

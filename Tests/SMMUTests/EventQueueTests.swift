@@ -172,4 +172,47 @@ import Testing
         #expect(h.host.msis.first.map { $0.address == ControlHarness.msiTarget && $0.data == 0x99 } == true)
         #expect(h.host.interrupts.isEmpty)
     }
+
+    /// 6.3.95: EVENTQ_PROD, OVFLG [31] included, is RW while EVENTQEN == 0
+    /// and RO while it is 1.
+    @Test func prodOVFLGIsWritableWhileTheQueueIsDisabled_6_3_95() {
+        let h = ControlHarness()
+        h.write(Off.EVENTQ_BASE, ControlHarness.eventq | 1, 8)
+        h.write(Off.EVENTQ_PROD, 1 << 31 | 1)
+        #expect(h.read(Off.EVENTQ_PROD) == 1 << 31 | 1)
+        h.write(Off.CR0, 0x4)
+        h.write(Off.EVENTQ_PROD, 0)
+        #expect(h.read(Off.EVENTQ_PROD) == 1 << 31 | 1)
+        // After an overflow, disable and reset PROD = CONS = 0: no overflow left.
+        let e = EventRecord(type: .C_BAD_STE, streamID: 1)
+        #expect(h.unit.record(e))
+        #expect(!h.unit.record(e))                                  // full
+        h.write(Off.CR0, 0)
+        h.write(Off.EVENTQ_PROD, 0); h.write(Off.EVENTQ_CONS, 0)
+        #expect(h.read(Off.EVENTQ_PROD) == 0)
+    }
+
+    /// 7.2.2: a write of the queue that aborts is EVENTQ_ABT_ERR. A stall
+    /// record is held rather than lost (losing it is permitted, keeping it is
+    /// too): once software has fixed the queue and acknowledged the error,
+    /// the record is written and the transaction was stalled all along.
+    @Test func stallRecordSurvivesAQueueAbort_7_2_2() {
+        let h = ControlHarness()
+        h.write(Off.EVENTQ_BASE, 0x2_0000_0000 | 2, 8)             // no RAM
+        h.write(Off.CR0, 0x1 | 0x4)
+        guard let s = h.unit.stall(EventRecord(type: .F_TRANSLATION, streamID: 4)) else {
+            Issue.record("expected a stall"); return
+        }
+        #expect(!s.recorded)
+        #expect(h.read(Off.GERROR) == 1 << 2 && h.read(Off.EVENTQ_PROD) == 0)
+        h.write(Off.CR0, 0x1)
+        h.write(Off.EVENTQ_BASE, ControlHarness.eventq | 2, 8)
+        h.write(Off.GERRORN, h.read(Off.GERROR))
+        #expect(h.read(Off.EVENTQ_PROD) == 0)                      // still disabled
+        h.write(Off.CR0, 0x1 | 0x4)
+        #expect(h.read(Off.EVENTQ_PROD) == 1)
+        #expect(h.ram64(ControlHarness.eventq) == 0x10 | 4 << 32)
+        #expect(h.ram64(ControlHarness.eventq + 8) & 0xFFFF_FFFF == UInt64(s.stag) | 1 << 31)   // STAG [79:64], Stall [95]
+        #expect(h.host.stalls.isEmpty)
+    }
 }

@@ -75,8 +75,8 @@ import Testing
         h.write(Off.CR0, 0xFFFF_FFFF)           // VMW and above RES0
         #expect(h.read(Off.CR0) == 0x1F)
         h.write(Off.CR0, 0)
-        h.write(Off.CR2, 0xFFFF_FFFF)
-        #expect(h.read(Off.CR2) == 0x7)
+        h.write(Off.CR2, 0xFFFF_FFFF)           // PTM RES0: IDR0.BTM == 0 by default (6.3.12)
+        #expect(h.read(Off.CR2) == 0x3)
         h.write(Off.GERRORN, 0xFFFF_FFFF)        // bit 1 and above 8 RES0
         #expect(h.read(Off.GERRORN) == 0x1FD)
         h.write(Off.STRTAB_BASE_CFG, 0xFFFF_FFFF)
@@ -183,6 +183,60 @@ import Testing
     }
 }
 
+extension RegisterFileTests {
+    /// RES0 fields of absent features (6.3.9 CR0, 6.3.12 CR2, 6.3.1 IDR0):
+    /// PRIQEN "When SMMU_IDR0.PRI == 1 ... Otherwise, Reserved, RES0", ATSCHK
+    /// likewise with IDR0.ATS; CR2.PTM with IDR0.BTM, CR2.E2H with IDR0.Hyp;
+    /// IDR0.Hyp is "RES0 when S1P == 0 or S2P == 0". Reserved fields are not
+    /// reflected in CR0ACK.
+    @Test func res0FieldsOfAbsentFeatures() {
+        var c = SMMUConfiguration()
+        c.pri = false; c.ats = false; c.stage2 = false; c.nested = false   // hyp stays true
+        let h = ControlHarness(c)
+        #expect(h.read(Off.IDR0) & (1 << 9) == 0)          // Hyp: no S2P
+        h.write(Off.CR0, 0x1F)
+        #expect(h.read(Off.CR0) == 0xD && h.read(Off.CR0ACK) == 0xD)
+        #expect(!h.unit.controlState.priQueueEnabled && !h.unit.controlState.atsCheck)
+        h.write(Off.CR0, 0)
+        h.write(Off.CR2, 0x7)
+        #expect(h.read(Off.CR2) == 0x2)                    // RECINVSID only
+        #expect(!h.unit.controlState.e2h)
+
+        var b = SMMUConfiguration(); b.broadcastTLBMaintenance = true
+        let hb = ControlHarness(b)
+        #expect(hb.read(Off.IDR0) & (1 << 5) != 0 && hb.read(Off.IDR0) & (1 << 9) != 0)
+        hb.write(Off.CR2, 0x7)
+        #expect(hb.read(Off.CR2) == 0x7)
+        hb.write(Off.CR0, 0x1F)
+        #expect(hb.read(Off.CR0ACK) == 0x1F)
+    }
+
+    /// 6.3.24: "The alignment of ADDR is affected by the literal value of the
+    /// respective SMMU_STRTAB_BASE_CFG.LOG2SIZE field and is not limited by
+    /// SIDSIZE." LOG2SIZE 10 with SIDSIZE 8: a linear table aligned to
+    /// 2^(10+6) = 64 KiB, although only 2^8 STEs are reachable.
+    @Test func streamTableBaseAlignsToTheLiteralLOG2SIZE_6_3_24() throws {
+        var c = SMMUConfiguration(); c.streamIDBits = 8
+        let ram = TestRAM(), host = DriverHost()
+        host.ram = ram
+        let smmu = try SMMUv3(configuration: c, memory: ram.memory, host: host)
+        let table = ram.base + 0x20_0000                  // 64 KiB aligned
+        let sid: UInt32 = 5
+        // STE 5 at the 64 KiB-aligned table: V, Config = 0b100 (bypass).
+        ram.writeWords(table + UInt64(sid) * 64, [1 | 0b100 << 1, 0, 0, 0, 0, 0, 0, 0])
+        _ = smmu.write(offset: Off.STRTAB_BASE, size: 8, value: table + 0x4000)   // 16 KiB aligned only
+        _ = smmu.write(offset: Off.STRTAB_BASE_CFG, size: 4, value: 10)           // linear, LOG2SIZE 10
+        _ = smmu.write(offset: Off.CR0, size: 4, value: 0x1)
+        let out = smmu.translate(TranslationRequest(streamID: sid, address: 0x1234_5000))
+        guard case .translated(let t) = out else { Issue.record("expected bypass, got \(out)"); return }
+        #expect(t.bypass && t.output(for: 0x1234_5000) == 0x1234_5000)
+        // StreamIDs beyond SIDSIZE are still out of range.
+        guard case .fault = smmu.translate(TranslationRequest(streamID: 0x100, address: 0)) else {
+            Issue.record("StreamID 0x100 is beyond SIDSIZE 8"); return
+        }
+    }
+}
+
 @Suite struct RegisterQueueGeometryTests {
     @Test func wrapArithmetic() {
         // 8 entries: index [2:0], wrap bit 3.
@@ -222,13 +276,14 @@ import Testing
     @Test func recCfgATSWritableOnlyWithATSRecErr_6_3_12() {
         let plain = ControlHarness()
         plain.write(Off.CR2, 0xF)
-        #expect(plain.read(Off.CR2) == 0x7)
+        // E2H and RECINVSID; PTM is RES0 without IDR0.BTM (off by default).
+        #expect(plain.read(Off.CR2) == 0x3)
         #expect(!plain.unit.controlState.recordConfigErrorsATS)
         var c = SMMUConfiguration()
         c.atsRecordConfigErrors = true
         let h = ControlHarness(c)
         h.write(Off.CR2, 0xF)
-        #expect(h.read(Off.CR2) == 0xF)
+        #expect(h.read(Off.CR2) == 0xB)
         #expect(h.unit.controlState.recordConfigErrorsATS)
     }
 }

@@ -16,9 +16,18 @@ final class RecordingHost: HostSignals, @unchecked Sendable {
     let syncResult = Mutex(true)
     /// Called inside synchronize() (to block it in concurrency tests).
     let onSync = Mutex<(@Sendable () -> Void)?>(nil)
+    /// Called before an interrupt or MSI is logged (to look at the registers
+    /// at the moment the signal becomes observable).
+    let onSignal = Mutex<(@Sendable () -> Void)?>(nil)
 
-    func raiseInterrupt(_ line: SMMUInterruptLine) { log.withLock { $0.interrupts.append(line) } }
-    func writeMSI(address: UInt64, data: UInt32) { log.withLock { $0.msis.append((address, data)) } }
+    func raiseInterrupt(_ line: SMMUInterruptLine) {
+        onSignal.withLock { $0 }?()
+        log.withLock { $0.interrupts.append(line) }
+    }
+    func writeMSI(address: UInt64, data: UInt32) {
+        onSignal.withLock { $0 }?()
+        log.withLock { $0.msis.append((address, data)) }
+    }
     func invalidate(_ invalidation: HostInvalidation) { log.withLock { $0.invalidations.append(invalidation) } }
     func synchronize() -> Bool {
         onSync.withLock { $0 }?()

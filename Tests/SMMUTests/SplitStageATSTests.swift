@@ -12,7 +12,8 @@ struct SplitStageATSTests {
 
     func split(atsCheck: Bool = true) throws -> NestedTests.Layout {
         let l = try NestedTests().build()
-        if atsCheck { #expect(l.d.enable(CR0.ATSCHK)) }
+        // reset() sets ATSCHK with IDR0.ATS, as Linux does.
+        #expect(atsCheck ? l.d.enable(CR0.ATSCHK) : l.d.disable(CR0.ATSCHK))
         NestedTests().install(l.d, STEWords.nested(cdPointer: NestedTests.ib, vmid: 7, t0sz: 24, sl0: 1,
                                                    ttb: l.s2root, eats: 0b10))
         return l

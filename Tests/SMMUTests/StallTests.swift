@@ -70,4 +70,98 @@ struct StallTests {
             Issue.record("mapped address should translate"); return
         }
     }
+
+    /// A faulting write that must stall; its record is not drained.
+    func stallQuietly(_ d: LinuxLikeDriver, _ address: UInt64) -> TranslationFault? {
+        let out = d.smmu.translate(TranslationRequest(streamID: sid, address: address, access: .write))
+        guard case .fault(let f) = out, f.stalled else { Issue.record("expected a stall at \(address), got \(out)"); return nil }
+        return f
+    }
+
+    func eventqProd(_ d: LinuxLikeDriver) -> UInt64 { UInt64(d.read32(Reg.EVENTQ_PROD)) }
+
+    /// 7.4: "a fault record from a stalled transaction is not discarded and an
+    /// event is reported for the stalled transaction when the queue is next
+    /// writable. In addition, as stall fault records are not discarded, stall
+    /// fault records do not cause an overflow condition."
+    @Test func stallRecordWaitsForRoomInAFullEventQueue_7_4() throws {
+        let d = try machine()
+        let entries = 1 << Int(d.eventqLog2)
+        for i in 0..<entries { _ = stallQuietly(d, 0x7000_0000 + UInt64(i) << 12) }
+        let full = eventqProd(d)
+        #expect(full & 0xFF == 0x80)                           // 128 entries: index 0, wrap 1
+        guard let late = stallQuietly(d, 0x7800_0000) else { return }
+        #expect(eventqProd(d) == full, "no record written and OVFLG untouched")
+        #expect(d.host.log.withLock { $0.stalls.isEmpty })     // still stalled, not terminated
+        // Software consumes the queue: the held record is written next.
+        #expect(d.drainEvents().count == entries)
+        let next = d.drainEvents()
+        #expect(next.count == 1)
+        if let e = next.first {
+            #expect(e[0] & 0xFF == 0x10 && e[1] & (1 << 31) != 0)   // F_TRANSLATION, Stall
+            #expect(UInt16(e[1] & 0xFFFF) == late.stag && e[2] == 0x7800_0000)
+        }
+        #expect(eventqProd(d) & (1 << 31) == 0)
+        // The transaction stayed stalled: its STAG resumes it.
+        #expect(d.submit([DriverCmd.resume(sid: sid, stag: late.stag, retry: true)]))
+        #expect(d.host.log.withLock { $0.stalls.map(\.1) } == [late.stag])
+    }
+
+    /// 7.2.1: "Events caused by stalled transactions are not discarded" when
+    /// the queue is unwritable because EVENTQEN == 0; the record is written
+    /// once the queue is enabled (6.3.95: no overflow either).
+    @Test func stallRecordWaitsForTheEventQueueToBeEnabled_7_2_1() throws {
+        let d = try machine()
+        d.cr0 &= ~CR0.EVTQEN
+        d.write32(Reg.CR0, d.cr0)
+        guard let f = stallQuietly(d, 0x7000_0000) else { return }
+        #expect(eventqProd(d) == 0)
+        #expect(d.host.log.withLock { $0.stalls.isEmpty })
+        #expect(d.enable(CR0.EVTQEN))
+        let events = d.drainEvents()
+        #expect(events.count == 1)
+        #expect(events.first.map { UInt16($0[1] & 0xFFFF) == f.stag && $0[1] & (1 << 31) != 0 } == true)
+    }
+
+    /// Held records are bounded by IDR5.STALL_MAX: each holds a STAG. Past
+    /// that the transaction cannot stall and terminates (3.12.2). A stall
+    /// terminated before its record was written never records it (4.7.2:
+    /// "Pending stall fault event records are prevented from being recorded",
+    /// and the STAG is returned to the pool).
+    @Test func heldStallRecordsAreBoundedBySTALL_MAX() throws {
+        let d = try machine()
+        d.cr0 &= ~CR0.EVTQEN
+        d.write32(Reg.CR0, d.cr0)
+        let stallMax = Int(d.read32(Reg.IDR5) >> 16)
+        #expect(stallMax == 256)
+        var stags = Set<UInt16>()
+        for i in 0..<stallMax {
+            if let f = stallQuietly(d, 0x7000_0000 + UInt64(i) << 12) { stags.insert(f.stag) }
+        }
+        #expect(stags.count == stallMax)
+        let out = d.smmu.translate(TranslationRequest(streamID: sid, address: 0x7F00_0000, access: .write))
+        guard case .fault(let f) = out else { Issue.record("expected a fault"); return }
+        #expect(!f.stalled)
+        #expect(d.submit([DriverCmd.stallTerm(sid: sid)]))
+        #expect(Set(d.host.log.withLock { $0.stalls.map(\.1) }) == stags)
+        #expect(d.enable(CR0.EVTQEN))
+        #expect(d.drainEvents().isEmpty)
+    }
+
+    /// 6.3.9.6: completion of SMMUEN 1 -> 0 ensures "All stalled transactions
+    /// ... have been marked to be terminated with an abort", their STAGs
+    /// returned to the pool.
+    @Test func clearingSMMUENTerminatesEveryStall_6_3_9_6() throws {
+        let d = try machine()
+        guard let a = stall(d, 0x7000_0000), let b = stall(d, 0x7000_1000) else { return }
+        d.cr0 &= ~CR0.SMMUEN
+        d.write32(Reg.CR0, d.cr0)
+        #expect(UInt64(d.read32(Reg.CR0ACK)) == d.cr0)
+        let resolved = d.host.log.withLock { $0.stalls }
+        #expect(Set(resolved.map(\.1)) == [a, b])
+        #expect(resolved.allSatisfy { $0.0 == sid && !$0.2 })
+        // The STAGs are gone: a RESUME of one is a no-op (4.7.1).
+        #expect(d.submit([DriverCmd.resume(sid: sid, stag: a, retry: true)]))
+        #expect(d.host.log.withLock { $0.stalls.count } == 2)
+    }
 }

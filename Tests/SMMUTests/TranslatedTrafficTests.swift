@@ -15,7 +15,8 @@ struct TranslatedTrafficTests {
     func driver(atsCheck: Bool, ste: [UInt64]?) throws -> LinuxLikeDriver {
         let d = try LinuxLikeDriver()
         #expect(d.reset())
-        if atsCheck { #expect(d.enable(CR0.ATSCHK)) }
+        // reset() sets ATSCHK with IDR0.ATS, as Linux does.
+        #expect(atsCheck ? d.enable(CR0.ATSCHK) : d.disable(CR0.ATSCHK))
         if let ste {
             d.writeSTE(sid: sid, ste)
             #expect(d.submit([DriverCmd.cfgiSTE(sid)]))

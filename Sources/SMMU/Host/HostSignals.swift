@@ -22,7 +22,7 @@ public protocol HostSignals: AnyObject, Sendable {
     /// while the PRI queue overflows) to the endpoint.
     func deliverPageResponse(_ response: PageResponse)
     /// A stalled transaction was resumed (retry) or terminated (CMD_RESUME,
-    /// CMD_STALL_TERM).
+    /// CMD_STALL_TERM; also an MMIO write clearing CR0.SMMUEN, and reset).
     func resolveStall(streamID: UInt32, stag: UInt16, retry: Bool)
 
     // Added later, with defaults below so that existing conformers still build.
@@ -65,8 +65,9 @@ public enum HostInvalidation: Sendable, Equatable {
     case address(vmid: UInt16?, asid: UInt16?, address: UInt64, size: UInt64)
     /// A range of IPAs under a VMID (TLBI_S2_IPA): drop any stage-2 derived entry.
     case ipa(vmid: UInt16, address: UInt64, size: UInt64)
-    /// CMD_ATC_INV: the endpoint's ATC, for one SSID or all (nil).
-    case atc(streamID: UInt32, substreamID: UInt32?, address: UInt64, size: UInt64)
+    /// CMD_ATC_INV: the endpoint's ATC, for one SSID or all (nil). `global`:
+    /// the Global Invalidate flag of the request, only with a PASID (4.5.1).
+    case atc(streamID: UInt32, substreamID: UInt32?, address: UInt64, size: UInt64, global: Bool = false)
 }
 
 /// PRI response codes (PCIe PRG Response Message).

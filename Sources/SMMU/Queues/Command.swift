@@ -25,7 +25,7 @@ enum Command: Sendable, Equatable {
     case cfgiStreams(ClosedRange<UInt32>?)                  // CFGI_STE, CFGI_STE_RANGE, CFGI_ALL (nil)
     case cfgiContexts(streamID: UInt32, substreamID: UInt32?) // CFGI_CD (SSID), CFGI_CD_ALL (nil)
     case tlbi(TLBScope)
-    case atcInvalidate(streamID: UInt32, substreamID: UInt32?, address: UInt64, size: UInt64)
+    case atcInvalidate(streamID: UInt32, substreamID: UInt32?, address: UInt64, size: UInt64, global: Bool)
     case priResponse(PageResponse)
     case resume(streamID: UInt32, stag: UInt16, retry: Bool)
     case stallTerminate(streamID: UInt32)
@@ -88,8 +88,10 @@ enum CommandDecoder {
             let first = UInt64(c.streamID) & ~(count - 1)
             return .success(.cfgiStreams(UInt32(first)...UInt32(first + count - 1)))
         case .CFGI_CD:
+            guard cfg.stage1 else { return .failure(.CERROR_ILL) }   // 4.3.3: no stage 1
             return .success(.cfgiContexts(streamID: c.streamID, substreamID: ssidSupported ? c.substreamID : 0))
         case .CFGI_CD_ALL:
+            guard cfg.stage1 else { return .failure(.CERROR_ILL) }   // 4.3.4: no stage 1
             return .success(.cfgiContexts(streamID: c.streamID, substreamID: nil))
         case .CFGI_VMS_PIDM:
             return .failure(.CERROR_ILL)   // no VMS (IDR3.MPAM == 0)
@@ -109,13 +111,13 @@ enum CommandDecoder {
         case .TLBI_EL3_ALL, .TLBI_EL3_VA:
             return .failure(.CERROR_ILL)   // Secure Command queue only (4.4.2.5)
         case .TLBI_EL2_ALL:
-            guard cfg.hyp, cfg.stage1 else { return .failure(.CERROR_ILL) }
+            guard cfg.hypervisorContexts else { return .failure(.CERROR_ILL) }   // IDR0.Hyp (4.4.2)
             return .success(.tlbi(.allEL2))
         case .TLBI_EL2_ASID:
-            guard cfg.hyp, cfg.stage1 else { return .failure(.CERROR_ILL) }
+            guard cfg.hypervisorContexts else { return .failure(.CERROR_ILL) }   // IDR0.Hyp (4.4.2)
             return .success(.tlbi(.asid(vmid: nil, asid: c.asid, el2: true)))
         case .TLBI_EL2_VA, .TLBI_EL2_VAA:
-            guard cfg.hyp, cfg.stage1 else { return .failure(.CERROR_ILL) }
+            guard cfg.hypervisorContexts else { return .failure(.CERROR_ILL) }   // IDR0.Hyp (4.4.2)
             guard let size = rangeSize(c, cfg) else { return .failure(.CERROR_ILL) }
             // 4.4.2.8: with E2H == 0 the ASID parameter is ignored.
             let asid: UInt16? = op == .TLBI_EL2_VA && ctx.e2h ? c.asid : nil
@@ -144,7 +146,11 @@ enum CommandDecoder {
                 size = UInt64(4096) << sizeField
                 address = c.w1 & ~(size - 1)
             }
-            return .success(.atcInvalidate(streamID: c.streamID, substreamID: ssid(c.ssv), address: address, size: size))
+            // 4.5.1: Global (bit 9) sets the request's Global Invalidate flag
+            // with SSV == 1 and is IGNORED with SSV == 0.
+            let substreamID = ssid(c.ssv)
+            return .success(.atcInvalidate(streamID: c.streamID, substreamID: substreamID, address: address, size: size,
+                                           global: substreamID != nil && c.w0 & (1 << 9) != 0))
         case .PRI_RESP:
             guard cfg.pri else { return .failure(.CERROR_ILL) }
             let code: PageResponseCode

@@ -33,7 +33,7 @@ extension ControlUnit {
             let next = registers.withLock { r -> (QueueGeometry, UInt32, CommandContext)? in
                 guard r.commandsPending else { return nil }
                 let ctx = CommandContext(configuration: configuration,
-                                         e2h: r[.CR2] & RegBits.E2H != 0 && configuration.hyp)
+                                         e2h: r[.CR2] & RegBits.E2H != 0 && configuration.hypervisorContexts)
                 return (r.geometry(.CMDQ_BASE), UInt32(truncatingIfNeeded: r[.CMDQ_CONS]), ctx)
             }
             guard let (geometry, cons, context) = next else { return }
@@ -41,7 +41,7 @@ extension ControlUnit {
             // Copy the 16 bytes out once, then decode the copy.
             var raw: (UInt64, UInt64) = (0, 0)
             let fetched = withUnsafeMutableBytes(of: &raw) { memory.read(at: geometry.address(of: cons), into: $0) }
-            let outcome: Result<Void, CommandError>
+            let outcome: Result<PendingSignals, CommandError>
             // IDR0.SEV: a WFE wake-up event once CONS has moved past a CMD_SYNC
             // with CS = SIG_SEV (4.7.3) or made room in a full queue (4.1.2).
             var wake = false
@@ -63,13 +63,16 @@ extension ControlUnit {
                 guard UInt32(truncatingIfNeeded: r[.CMDQ_CONS]) & geometry.pointerMask == cons & geometry.pointerMask
                 else { return false }
                 switch outcome {
-                case .success:
+                case .success(let completion):
                     // Consumed: CONS passes the command, ERR keeps its last value.
                     let errBits = r[.CMDQ_CONS] & ~RegBits.QUEUE_INDEX
                     r[.CMDQ_CONS] = errBits | UInt64(geometry.next(cons))
                     if configuration.sev && geometry.isFull(prod: UInt32(truncatingIfNeeded: r[.CMDQ_PROD]), cons: cons) {
                         wake = true
                     }
+                    // 3.18, 4.7.3: a CMD_SYNC's completion signals are sent
+                    // only now, once its consumption is observable in CONS.
+                    out = completion
                     return true
                 case .failure(let error):
                     // 4.1.3: stop with CONS at the command that failed.
@@ -84,8 +87,10 @@ extension ControlUnit {
     }
 
     /// Carries out one decoded command. Cache effects go to the translation
-    /// caches and, as a HostInvalidation, to host-side caches.
-    private func execute(_ command: Command) -> Result<Void, CommandError> {
+    /// caches and, as a HostInvalidation, to host-side caches. Success carries
+    /// the signals to send once the command is consumed (CMD_SYNC's).
+    private func execute(_ command: Command) -> Result<PendingSignals, CommandError> {
+        var signals = PendingSignals()
         switch command {
         case .prefetchConfig(let sid, let ssid):
             caches?.prefetchConfiguration(streamID: sid, substreamID: ssid)
@@ -104,21 +109,21 @@ extension ControlUnit {
         case .tlbi(let scope):
             caches?.invalidateTLB(scope)
             host.invalidate(Self.hostInvalidation(for: scope))
-        case .atcInvalidate(let sid, let ssid, let address, let size):
+        case .atcInvalidate(let sid, let ssid, let address, let size, let global):
             // 4.5.1: IGNORED while SMMUEN == 0.
             guard controlState.smmuEnabled else { break }
-            host.invalidate(.atc(streamID: sid, substreamID: ssid, address: address, size: size))
+            host.invalidate(.atc(streamID: sid, substreamID: ssid, address: address, size: size, global: global))
         case .priResponse(let response):
             // 4.5.2: IGNORED while SMMUEN == 0.
             guard controlState.smmuEnabled else { break }
             host.deliverPageResponse(response)
         case .resume(let sid, let stag, let retry):
             // 4.7.1: an unknown STAG, or one of another stream, is a no-op.
-            if stalls.withLock({ $0.release(streamID: sid, stag: stag) }) {
+            if releaseStall(streamID: sid, stag: stag) {
                 host.resolveStall(streamID: sid, stag: stag, retry: retry)
             }
         case .stallTerminate(let sid):
-            for (s, stag) in stalls.withLock({ $0.releaseAll(streamID: sid) }) {
+            for (s, stag) in releaseStalls(streamID: sid) {
                 host.resolveStall(streamID: s, stag: stag, retry: false)
             }
         case .sync(let completion):
@@ -129,14 +134,15 @@ extension ControlUnit {
             case .none, .sev:
                 break   // SEV: sent by runCommandQueue once CONS has moved.
             case .irq(let address, let data):
+                // SIG_IRQ: the MSI if supported and MSIAddress != 0, and the
+                // wired CMD_SYNC line "regardless of the value of MSIAddress".
                 if configuration.msi && address != 0 {
-                    signal(.msi(address: address, data: data, source: .commandSync))
-                } else {
-                    host.raiseInterrupt(.commandSync)
+                    signals.add(.msi(address: address, data: data, source: .commandSync))
                 }
+                signals.add(.wired(.commandSync))
             }
         }
-        return .success(())
+        return .success(signals)
     }
 
     static func hostInvalidation(for scope: TLBScope) -> HostInvalidation {

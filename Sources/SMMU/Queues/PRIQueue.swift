@@ -3,6 +3,7 @@
 /// Write [61], Last [62], SSV [63]; word 1 PRGIndex [8:0], Page address [63:12].
 struct EncodedPageRequest: Sendable, Equatable {
     var w0: UInt64, w1: UInt64
+    static let lastBit: UInt64 = 1 << 62
 
     init(_ r: PageRequest) {
         var w0 = UInt64(r.streamID)
@@ -14,7 +15,7 @@ struct EncodedPageRequest: Sendable, Equatable {
         }
         if r.read { w0 |= 1 << 60 }
         if r.write { w0 |= 1 << 61 }
-        if r.last { w0 |= 1 << 62 }
+        if r.last { w0 |= Self.lastBit }
         self.w0 = w0
         w1 = UInt64(r.prgIndex & 0x1FF) | (r.address & ~0xFFF)
     }
@@ -27,15 +28,24 @@ extension ControlRegisters {
     /// of 8.1: while it is active (OVFLG != CONS.OVACKFLG) nothing is written.
     mutating func enqueuePageRequest(_ r: EncodedPageRequest, memory: any GuestMemory,
                                      _ out: inout PendingSignals) -> PRIEnqueueResult {
-        guard cr0 & RegBits.PRIQEN != 0, !globalErrorActive(RegBits.PRIQ_ABT_ERR) else { return .dropped }
+        // 6.3.9.5, 6.3.9.6: the effective PRIQEN is 0 while SMMUEN == 0.
+        guard cr0 & (RegBits.PRIQEN | RegBits.SMMUEN) == RegBits.PRIQEN | RegBits.SMMUEN,
+              !globalErrorActive(RegBits.PRIQ_ABT_ERR) else { return .dropped }
         let g = geometry(.PRIQ_BASE)
         let prodReg = self[.PRIQ_PROD], consReg = self[.PRIQ_CONS]
-        if (prodReg ^ consReg) & RegBits.OVFLG != 0 { return .overflow }
+        // 6.3.36 LO == 1: interrupt for each message with L == 1, written or
+        // discarded by overflow, and for nothing else.
+        let lastOnly = self[.PRIQ_IRQ_CFG2] & RegBits.PRIQ_LO != 0
+        let last = r.w0 & EncodedPageRequest.lastBit != 0
+        if (prodReg ^ consReg) & RegBits.OVFLG != 0 {
+            if lastOnly && last { out.add(queueInterrupt(.priQueue)) }
+            return .overflow
+        }
         let prod = UInt32(truncatingIfNeeded: prodReg), cons = UInt32(truncatingIfNeeded: consReg)
         if g.isFull(prod: prod, cons: cons) {
             // 8.1: a message arriving at a full queue activates the overflow condition.
             self[.PRIQ_PROD] = prodReg ^ RegBits.OVFLG
-            out.add(queueInterrupt(.priQueue))
+            if !lastOnly || last { out.add(queueInterrupt(.priQueue)) }
             priIRQArmed = false
             return .overflow
         }
@@ -46,7 +56,10 @@ extension ControlRegisters {
             return .dropped
         }
         self[.PRIQ_PROD] = (prodReg & RegBits.OVFLG) | UInt64(g.next(prod))
-        if priIRQArmed, let irq = queueInterrupt(.priQueue) {
+        if lastOnly {
+            if last { out.add(queueInterrupt(.priQueue)) }
+        } else if priIRQArmed, let irq = queueInterrupt(.priQueue) {
+            // LO == 0: the empty to non-empty transition.
             out.add(irq)
             priIRQArmed = false
         }
@@ -69,7 +82,7 @@ extension ControlUnit {
         case .queued:
             return .queued
         case .dropped:
-            // 8.2: with PRIQEN == 0 or PRIQ_ABT_ERR active, every PPR (not a
+            // 8.2: with effective PRIQEN == 0 or PRIQ_ABT_ERR active, every PPR (not a
             // stop marker) gets an automatic Response Failure without PASID.
             guard !normalized.isStopMarker else { return .dropped }
             let response = PageResponse(streamID: normalized.streamID, substreamID: nil,

@@ -9,6 +9,8 @@ struct ControlRegisters: Sendable {
     /// is raised, re-armed when software consumes the queue).
     var eventIRQArmed = true
     var priIRQArmed = true
+    /// Stalled transactions and their held event records (StallRecords.swift).
+    var stalls = StallTable()
 
     init(layout: RegisterLayout, configuration: SMMUConfiguration) {
         self.layout = layout
@@ -58,6 +60,9 @@ struct ControlRegisters: Sendable {
             self[.CR0ACK] = self[.CR0]
             let changed = previous ^ self[.CR0]
             if changed & RegBits.SMMUEN != 0 { out.invalidateAll = true }
+            // 6.3.9.6: SMMUEN 1 -> 0 marks every stalled transaction for
+            // termination and returns its STAG (held records go with it).
+            if changed & previous & RegBits.SMMUEN != 0 { out.terminatedStalls = stalls.releaseAll(streamID: nil) }
             if changed & RegBits.EVTQEN != 0 { eventIRQArmed = true }
             if changed & RegBits.PRIQEN != 0 { priIRQArmed = true }
             if commandsPending { out.effect.insert(.commandsPending) }
@@ -88,6 +93,8 @@ struct ControlRegisters: Sendable {
         let g = geometry(base)
         let empty = g.isEmpty(prod: UInt32(truncatingIfNeeded: self[prod]), cons: UInt32(truncatingIfNeeded: self[cons]))
         if line == .eventQueue { eventIRQArmed = empty } else { priIRQArmed = empty }
+        // PRIQ_IRQ_CFG2.LO == 1: only messages with L == 1 interrupt (6.3.36).
+        if line == .priQueue && self[.PRIQ_IRQ_CFG2] & RegBits.PRIQ_LO != 0 { return nil }
         return empty ? nil : queueInterrupt(line)
     }
 
@@ -123,12 +130,14 @@ struct ControlRegisters: Sendable {
         s.globalBypassAbort = self[.GBPA] & RegBits.GBPA_ABORT != 0
         s.atsCheck = cr0 & RegBits.ATSCHK != 0
         s.streamTableBase = self[.STRTAB_BASE] & RegBits.STRTAB_ADDR
-        s.streamTableLog2Size = UInt8(min(cfg & 0x3F, UInt64(configuration.streamIDBits)))
+        // The literal LOG2SIZE: the base alignment uses it uncapped (6.3.24);
+        // StreamTable caps it by SIDSIZE for range checks and indexing.
+        s.streamTableLog2Size = UInt8(cfg & 0x3F)
         s.streamTableTwoLevel = (cfg >> 16) & 0b11 == 0b01 && configuration.twoLevelStreamTable
         s.streamTableSplit = UInt8((cfg >> 6) & 0x1F)
         s.recordInvalidStreamID = cr2 & RegBits.RECINVSID != 0
         s.recordConfigErrorsATS = cr2 & RegBits.REC_CFG_ATS != 0
-        s.e2h = cr2 & RegBits.E2H != 0 && configuration.hyp
+        s.e2h = cr2 & RegBits.E2H != 0 && configuration.hypervisorContexts
         s.eventQueueEnabled = cr0 & RegBits.EVTQEN != 0
         s.priQueueEnabled = cr0 & RegBits.PRIQEN != 0
         return s

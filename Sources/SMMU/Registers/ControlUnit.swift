@@ -3,7 +3,8 @@ import Synchronization
 /// The register file, command/event/PRI queues, GERROR and interrupts
 /// (IHI 0070 chapters 4, 6.3, 7, 8).
 ///
-/// Locks: `registers` guards every register value and queue pointer; it is
+/// Locks: `registers` guards every register value and queue pointer, and
+/// the stall table with its held stall records; it is
 /// held for a register access, one queue record write, or one command's
 /// bookkeeping, never across HostSignals calls or command execution.
 /// `published` holds the ControlState snapshot the translation path reads;
@@ -18,7 +19,6 @@ final class ControlUnit: EventSink, @unchecked Sendable {
 
     let registers: Mutex<ControlRegisters>
     private let published = Mutex(ControlState())
-    let stalls = Mutex(StallTable())
     let runner = Mutex(CommandRunnerState())
 
     init(configuration: SMMUConfiguration, memory: any GuestMemory, host: any HostSignals) {
@@ -51,6 +51,8 @@ final class ControlUnit: EventSink, @unchecked Sendable {
         registers.withLock { r in
             r.write32(o, UInt32(truncatingIfNeeded: value), &out)
             if size == 8 { r.write32(o + 4, UInt32(truncatingIfNeeded: value >> 32), &out) }
+            // The write may have made the Event queue writable (7.2.1).
+            if r.stalls.hasHeldRecords { r.writeHeldStallRecords(memory: memory, &out) }
             publish(r)
         }
         deliver(out)
@@ -69,6 +71,7 @@ final class ControlUnit: EventSink, @unchecked Sendable {
             host.invalidate(.all)
         }
         for s in [out.first, out.second, out.third] { if let s { signal(s) } }
+        for (sid, stag) in out.terminatedStalls { host.resolveStall(streamID: sid, stag: stag, retry: false) }
     }
 
     /// Raises one interrupt, with no lock held. An MSI the host reports as
@@ -97,26 +100,13 @@ final class ControlUnit: EventSink, @unchecked Sendable {
     /// Registers to their reset values, queues empty (pointers 0), stalls
     /// terminated. Guest memory is untouched.
     func reset() {
-        registers.withLock { r in
+        let freed = registers.withLock { r -> [(UInt32, UInt16)] in
+            let freed = r.stalls.releaseAll(streamID: nil)
             r.reset()
             publish(r)
+            return freed
         }
-        let freed = stalls.withLock { $0.releaseAll(streamID: nil) }
         for (sid, stag) in freed { host.resolveStall(streamID: sid, stag: stag, retry: false) }
         host.invalidate(.all)
-    }
-
-    // MARK: stall
-
-    /// Allocates a stall tag for a stalled transaction (nil: cannot stall).
-    func allocateStall(streamID: UInt32) -> UInt16? {
-        guard configuration.stallModel != .terminateOnly else { return nil }
-        return stalls.withLock { $0.allocate(streamID: streamID) }
-    }
-
-    /// Returns a tag whose stall event could not be recorded (the caller
-    /// terminates the transaction itself).
-    func releaseStall(streamID: UInt32, stag: UInt16) {
-        _ = stalls.withLock { $0.release(streamID: streamID, stag: stag) }
     }
 }

@@ -17,7 +17,7 @@ struct IDRegisters: Sendable, Equatable {
         r |= bit(c.coherent, 4)                    // COHACC
         r |= bit(c.broadcastTLBMaintenance, 5)     // BTM
         r |= UInt32(c.httu.rawValue) << 6          // HTTU
-        r |= bit(c.hyp, 9)                         // HYP
+        r |= bit(c.hypervisorContexts, 9)          // Hyp: RES0 when S1P == 0 or S2P == 0
         r |= bit(c.ats, 10)                        // ATS (NS1ATS = 0: stage-1-only ATS supported)
         r |= bit(c.asid16, 12)                     // ASID16
         r |= bit(c.msi, 13)                        // MSI
@@ -59,4 +59,19 @@ struct IDRegisters: Sendable, Equatable {
         // 6.3.8 AIDR: SMMUv3.2 when range invalidation (mandatory from 3.2) is on, else 3.1.
         aidr = c.rangeInvalidation ? 0x02 : 0x01
     }
+}
+
+extension IDRegisters {
+    // The features whose absence makes register fields RES0 (6.3.9, 6.3.12).
+    var pri: Bool { idr0 & (1 << 16) != 0 }
+    var ats: Bool { idr0 & (1 << 10) != 0 }
+    var btm: Bool { idr0 & (1 << 5) != 0 }
+    var hyp: Bool { idr0 & (1 << 9) != 0 }
+    var msi: Bool { idr0 & (1 << 13) != 0 }
+}
+
+extension SMMUConfiguration {
+    /// IDR0.Hyp as advertised: hypervisor stage 1 contexts need both stages
+    /// (6.3.1: "RES0 when S1P == 0 or S2P == 0"), whatever `hyp` says.
+    var hypervisorContexts: Bool { hyp && stage1 && stage2 }
 }

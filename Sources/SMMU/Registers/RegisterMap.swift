@@ -57,6 +57,8 @@ enum RegBits {
     // Queue BASE: ADDR [51:5], LOG2SIZE [4:0]; RA/WA bit 62.
     static let QUEUE_BASE_ADDR: UInt64 = 0x000F_FFFF_FFFF_FFE0
     static let QUEUE_BASE_WRITABLE: UInt64 = QUEUE_BASE_ADDR | 0x1F | (1 << 62)
+    // 6.3.36 PRIQ_IRQ_CFG2.LO: interrupt only for messages with L == 1.
+    static let PRIQ_LO: UInt64 = 1 << 31
     // IRQ_CFG0.ADDR [51:2]
     static let MSI_ADDR: UInt64 = 0x000F_FFFF_FFFF_FFFC
     // STRTAB_BASE: RA bit 62, ADDR [51:6]; STRTAB_BASE_CFG: LOG2SIZE [5:0], SPLIT [10:6], FMT [17:16]
@@ -79,18 +81,24 @@ extension RegisterDescriptor {
         let gerrIRQ = WriteGuard(register: .IRQ_CTRLACK, mask: RegBits.GERROR_IRQEN)
         let evtIRQ = WriteGuard(register: .IRQ_CTRLACK, mask: RegBits.EVENTQ_IRQEN)
         let priIRQ = WriteGuard(register: .IRQ_CTRLACK, mask: RegBits.PRIQ_IRQEN)
+        // CR0.PRIQEN / ATSCHK and CR2.PTM / E2H are RES0 without IDR0.PRI /
+        // ATS / BTM / Hyp (6.3.9, 6.3.12); VMW and above: IDR0.VMW == 0.
+        let cr0Writable = RegBits.SMMUEN | RegBits.EVTQEN | RegBits.CMDQEN
+            | (ids.pri ? RegBits.PRIQEN : 0) | (ids.ats ? RegBits.ATSCHK : 0)
+        let cr2Writable = RegBits.RECINVSID | (ids.hyp ? RegBits.E2H : 0) | (ids.btm ? RegBits.PTM : 0)
         let irqCfg2: UInt64 = 0x3F          // SH [5:4], MEMATTR [3:0]
-        let priqIrqCfg2: UInt64 = 0x3F | (1 << 31)   // + LO (6.3.42)
+        // 6.3.36: + LO; the register is RES0 without IDR0.MSI and IDR0.PRI.
+        let priqIrqCfg2: UInt64 = ids.msi && ids.pri ? 0x3F | RegBits.PRIQ_LO : 0
         // CR2.REC_CFG_ATS is RES0 unless IDR0.ATSRECERR == 1 (6.3.12).
-        let cr2 = 0x7 | (ids.idr0 & RegBits.ATSRECERR != 0 ? RegBits.REC_CFG_ATS : 0)
+        let cr2 = cr2Writable | (ids.idr0 & RegBits.ATSRECERR != 0 ? RegBits.REC_CFG_ATS : 0)
         return [
             // 6.3.1-6.3.8: identification, RO.
             r(.IDR0, 0x00, reset: UInt64(ids.idr0)), r(.IDR1, 0x04, reset: UInt64(ids.idr1)),
             r(.IDR2, 0x08, reset: UInt64(ids.idr2)), r(.IDR3, 0x0C, reset: UInt64(ids.idr3)),
             r(.IDR4, 0x10, reset: UInt64(ids.idr4)), r(.IDR5, 0x14, reset: UInt64(ids.idr5)),
             r(.IIDR, 0x18, reset: UInt64(ids.iidr)), r(.AIDR, 0x1C, reset: UInt64(ids.aidr)),
-            // 6.3.9-6.3.12: control. CR0 bits beyond ATSCHK (VMW) are RES0: IDR0.VMW == 0.
-            r(.CR0, 0x20, writable: 0x1F), r(.CR0ACK, 0x24),
+            // 6.3.9-6.3.12: control.
+            r(.CR0, 0x20, writable: cr0Writable), r(.CR0ACK, 0x24),
             r(.CR1, 0x28, writable: 0xFFF, ignoredWhile: anyOn),
             r(.CR2, 0x2C, writable: cr2, ignoredWhile: smmuOn),
             r(.STATUSR, 0x40),
@@ -111,14 +119,15 @@ extension RegisterDescriptor {
             r(.CMDQ_CONS, 0x9C, writable: RegBits.QUEUE_INDEX, ignoredWhile: cmdqOn),
             // 6.3.28-6.3.33: event queue; PROD/CONS live in page 1.
             r(.EVENTQ_BASE, 0xA0, 8, writable: RegBits.QUEUE_BASE_WRITABLE, ignoredWhile: evtqOn),
-            r(.EVENTQ_PROD, 0x100A8, writable: RegBits.QUEUE_INDEX, ignoredWhile: evtqOn),
+            // 6.3.95, 6.3.97: PROD, OVFLG included, is RW while the queue is disabled.
+            r(.EVENTQ_PROD, 0x100A8, writable: RegBits.QUEUE_INDEX | RegBits.OVFLG, ignoredWhile: evtqOn),
             r(.EVENTQ_CONS, 0x100AC, writable: RegBits.QUEUE_INDEX | RegBits.OVFLG),
             r(.EVENTQ_IRQ_CFG0, 0xB0, 8, writable: RegBits.MSI_ADDR, ignoredWhile: evtIRQ),
             r(.EVENTQ_IRQ_CFG1, 0xB8, writable: 0xFFFF_FFFF, ignoredWhile: evtIRQ),
             r(.EVENTQ_IRQ_CFG2, 0xBC, writable: irqCfg2, ignoredWhile: evtIRQ),
             // 6.3.34-6.3.42: PRI queue; PROD/CONS in page 1.
             r(.PRIQ_BASE, 0xC0, 8, writable: RegBits.QUEUE_BASE_WRITABLE, ignoredWhile: priqOn),
-            r(.PRIQ_PROD, 0x100C8, writable: RegBits.QUEUE_INDEX, ignoredWhile: priqOn),
+            r(.PRIQ_PROD, 0x100C8, writable: RegBits.QUEUE_INDEX | RegBits.OVFLG, ignoredWhile: priqOn),
             r(.PRIQ_CONS, 0x100CC, writable: RegBits.QUEUE_INDEX | RegBits.OVFLG),
             r(.PRIQ_IRQ_CFG0, 0xD0, 8, writable: RegBits.MSI_ADDR, ignoredWhile: priIRQ),
             r(.PRIQ_IRQ_CFG1, 0xD8, writable: 0xFFFF_FFFF, ignoredWhile: priIRQ),

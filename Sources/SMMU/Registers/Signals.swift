@@ -15,6 +15,8 @@ struct PendingSignals: Sendable {
     /// SMMUEN or GBPA changed: host-side caches of bypass/translations are stale.
     var invalidateAll = false
     var effect: MMIOWriteEffect = []
+    /// Stalls terminated by the access (SMMUEN 1 -> 0); empty does not allocate.
+    var terminatedStalls: [(UInt32, UInt16)] = []
 
     mutating func add(_ s: InterruptSignal?) {
         guard let s else { return }

@@ -38,7 +38,7 @@ enum STEDecoder {
         stream.eats = eats
 
         // STRW is used only for stage-1-only STEs on an SMMU with HYP (IgnoreSTESTRW).
-        if configuration.stage1 && configuration.hyp && config == 0b101 {
+        if configuration.hypervisorContexts && config == 0b101 {
             let strw = d.field(F.strw.0, F.strw.1)
             if strw & 1 != 0 { return nil }   // 0bx1: Reserved, ILLEGAL
             if strw == 0b10 {

@@ -273,16 +273,13 @@ final class TranslationUnit: CacheMaintenance, @unchecked Sendable {
             }
             return .fault(TranslationFault(event: nil, type: fault.type, atsStatus: .noAccess))
         }
-        if stall, configuration.stallModel != .terminateOnly, let stag = events.allocateStall(streamID: request.streamID) {
+        if stall, let s = events.stall(event) {
+            // A stalled fault is always recorded, whatever R says: now, or
+            // when the Event queue is next writable (7.2.1, 7.4). Either way
+            // the transaction stays stalled.
             event.stall = true
-            event.stag = stag
-            // A stalled fault is always recorded, whatever R says; if the
-            // record is lost (queue off or full) the transaction terminates.
-            if events.record(event) {
-                return .fault(TranslationFault(event: event, type: fault.type, stalled: true, stag: stag))
-            }
-            events.releaseStall(streamID: request.streamID, stag: stag)
-            return .fault(TranslationFault(event: nil, type: fault.type))
+            event.stag = s.stag
+            return .fault(TranslationFault(event: s.recorded ? event : nil, type: fault.type, stalled: true, stag: s.stag))
         }
         return recordAndFault(event, request, record: record)
     }

@@ -35,14 +35,20 @@ final class DriverHost: HostSignals, @unchecked Sendable {
         var syncs = 0
         var responses: [PageResponse] = []
         var stalls: [(UInt32, UInt16, Bool)] = []
+        /// CMDQ_CONS as read when each MSI was written (what a driver that
+        /// polls the MSI word and then trusts CONS sees).
+        var consAtMSI: [UInt32] = []
     }
     let log = Mutex(Log())
     weak var ram: TestRAM?
+    weak var smmu: SMMUv3?
     var syncResult = true
 
     func raiseInterrupt(_ line: SMMUInterruptLine) { log.withLock { $0.interrupts.append(line) } }
     func writeMSI(address: UInt64, data: UInt32) {
-        log.withLock { $0.msis.append((address, data)) }
+        // Read before logging; no model lock may be held across this call.
+        let cons = smmu.map { UInt32(truncatingIfNeeded: $0.read(offset: Reg.CMDQ_CONS, size: 4)) }
+        log.withLock { $0.msis.append((address, data)); if let cons { $0.consAtMSI.append(cons) } }
         _ = ram?.memory.write32(at: address, data)
     }
     func invalidate(_ invalidation: HostInvalidation) { log.withLock { $0.invalidations.append(invalidation) } }
@@ -80,6 +86,7 @@ enum DriverCmd {
     }
     static let cfgiAll: [UInt64] = [0x04, 31]                 // CFGI_STE_RANGE with Range=31
     static let tlbiNSNHAll: [UInt64] = [0x30, 0]
+    static let tlbiEL2All: [UInt64] = [0x20, 0]
     static func cfgiSTE(_ sid: UInt32) -> [UInt64] { [0x03 | UInt64(sid) << 32, 1] }
     static func cfgiCD(_ sid: UInt32, ssid: UInt32) -> [UInt64] { [0x05 | UInt64(ssid) << 12 | UInt64(sid) << 32, 1] }
     static func tlbiNHVA(asid: UInt16, vmid: UInt16 = 0, address: UInt64, leaf: Bool = true) -> [UInt64] {
