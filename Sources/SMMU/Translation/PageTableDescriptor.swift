@@ -20,6 +20,8 @@ enum PageTableDescriptor {
     static let s2apWrite: UInt64 = 1 << 7
     /// AF, the access flag.
     static let accessFlag: UInt64 = 1 << 10
+    /// Stage 1 nG: not global, the translation belongs to the ASID (3.17.1).
+    static let notGlobal: UInt64 = 1 << 11
 
     // Upper attributes of block and page descriptors.
     /// DBM, dirty bit modifier (FEAT_HAFDBS).

@@ -33,6 +33,8 @@ public struct WalkResult: Sendable, Hashable {
     public var permissions: Permissions
     public var stage1BlockLog2: UInt8?
     public var stage2BlockLog2: UInt8?
+    /// The stage-1 leaf is global (nG == 0) in a regime with ASIDs (3.17.1).
+    public var global = false
 
     public init(outputAddress: UInt64, blockSizeLog2: UInt8, permissions: Permissions,
                 stage1BlockLog2: UInt8? = nil, stage2BlockLog2: UInt8? = nil) {
@@ -100,16 +102,20 @@ enum PageTableWalker {
         case .success(let out): s1 = out
         }
         guard let stage2 else {
-            return .success(WalkResult(outputAddress: s1.outputAddress, blockSizeLog2: s1.blockLog2,
-                                       permissions: s1.permissions, stage1BlockLog2: s1.blockLog2))
+            var result = WalkResult(outputAddress: s1.outputAddress, blockSizeLog2: s1.blockLog2,
+                                    permissions: s1.permissions, stage1BlockLog2: s1.blockLog2)
+            result.global = s1.global
+            return .success(result)
         }
         // The stage-1 output is an IPA; a stage-2 fault on it is CLASS == IN.
         switch stage2Walk(ipa: s1.outputAddress, access: access, config: stage2, faultClass: .input, memory: memory) {
         case .failure(let fault): return .failure(fault)
         case .success(let s2):
-            return .success(WalkResult(outputAddress: s2.outputAddress, blockSizeLog2: min(s1.blockLog2, s2.blockLog2),
-                                       permissions: s1.permissions.intersection(s2.permissions),
-                                       stage1BlockLog2: s1.blockLog2, stage2BlockLog2: s2.blockLog2))
+            var result = WalkResult(outputAddress: s2.outputAddress, blockSizeLog2: min(s1.blockLog2, s2.blockLog2),
+                                    permissions: s1.permissions.intersection(s2.permissions),
+                                    stage1BlockLog2: s1.blockLog2, stage2BlockLog2: s2.blockLog2)
+            result.global = s1.global
+            return .success(result)
         }
     }
 
@@ -135,4 +141,6 @@ struct StageOutput: Sendable, Hashable {
     var outputAddress: UInt64
     var blockLog2: UInt8
     var permissions: Permissions
+    /// Stage 1: the leaf is global (see WalkResult.global).
+    var global = false
 }
