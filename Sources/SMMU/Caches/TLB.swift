@@ -12,7 +12,8 @@ import Synchronization
 /// invalidation generation the walk started under.
 ///
 /// At most `capacity` entries (`TLB.defaultCapacity`, 65536: 256 MiB of
-/// 4 KiB pages); past that CLOCK replacement makes room, O(1) per insert.
+/// 4 KiB pages) in 8-way sets (SetAssociativeTable): a full set replaces
+/// its not-recently-used entry, O(1) per insertion.
 final class TLB: @unchecked Sendable {
     /// Which translation regime an entry belongs to. `asid`/`vmid` are nil
     /// where the stage is absent (stage-2-only streams have no ASID).
@@ -48,7 +49,7 @@ final class TLB: @unchecked Sendable {
     static let defaultCapacity = 65536
 
     private struct Storage {
-        var table: ClockTable<TLBKey, Entry>
+        var table: SetAssociativeTable<Entry>
         /// Block sizes present, as bit masks of log2 sizes, so a lookup
         /// probes only sizes that exist (global entries separately).
         var sizes: UInt64 = 0
@@ -66,8 +67,9 @@ final class TLB: @unchecked Sendable {
     private let storage: Mutex<Storage>
 
     init(capacity: Int = TLB.defaultCapacity) {
-        self.capacity = max(capacity, 16)
-        storage = Mutex(Storage(table: ClockTable(capacity: self.capacity)))
+        let table = SetAssociativeTable<Entry>(capacity: max(capacity, 16))
+        self.capacity = table.capacity
+        storage = Mutex(Storage(table: table))
     }
 
     /// The current invalidation generation; pass it back to `insert`.
@@ -203,4 +205,9 @@ final class TLB: @unchecked Sendable {
         let rangeEndClamped = rangeEnd < address ? UInt64.max : rangeEnd
         return base <= rangeEndClamped && address <= blockEnd
     }
+}
+
+extension SMMUv3 {
+    /// Entries the TLB holds (8-way sets; a full set replaces its not-recently-used entry).
+    public static var tlbCapacity: Int { TLB.defaultCapacity }
 }

@@ -9,6 +9,10 @@ struct TLBKey: Hashable {
     private static let sizeShift: UInt64 = 40
     private static let ownerMask: UInt64 = (1 << sizeShift) - 1
 
+    init(meta: UInt64, page: UInt64) {
+        self.meta = meta; self.page = page
+    }
+
     init(owner: UInt64, sizeLog2: UInt8, page: UInt64) {
         meta = owner | UInt64(sizeLog2) << Self.sizeShift
         self.page = page
