@@ -6,7 +6,10 @@ import Glibc
 // Model microbenchmarks: translate with a TLB hit, a cold 4-level stage-1
 // walk, a cold nested walk, and commands processed per second. The baseline,
 // measured in the same run, is the irreducible work of a 4-level walk: four
-// 8-byte loads from guest memory through the same GuestMemory.
+// 8-byte loads from guest memory through the same GuestMemory. Then a
+// scaling table: cold walks and a second pass over 1K ... 1M distinct pages,
+// with the worst single call, to show the per-operation cost stays flat when
+// the working set outgrows the TLB (SMMUv3.tlbCapacity entries).
 
 private final class NullHost: HostSignals, @unchecked Sendable {
     let memory: RegionGuestMemory
@@ -20,10 +23,13 @@ private final class NullHost: HostSignals, @unchecked Sendable {
 }
 
 /// A guest with one stage-1 stream (SID 1) and one nested stream (SID 2,
-/// identity stage 2 of 1 GiB blocks), both mapping `pages` 4 KiB pages.
+/// identity stage 2 of 1 GiB blocks), both mapping `pages` 4 KiB pages,
+/// up to 1M (4 GiB of IOVA). Page p maps to frame p % `frames`, so the
+/// tables are all there is: 2048 L3 tables (8 MiB) for 1M pages.
 private struct BenchGuest {
     static let ramBase: UInt64 = 0x4000_0000
     static let iovaBase: UInt64 = 0x1000_0000
+    static let frames = 4096
     let memory = RegionGuestMemory()
     let smmu: SMMUv3
     let pages: Int
@@ -44,15 +50,18 @@ private struct BenchGuest {
         w64(0xA0, eventq | 7); w32(0x100A8, 0); w32(0x100AC, 0)
         for cr0: UInt64 in [0b1000, 0b1100, 0b1101] { w32(0x20, cr0) }
 
-        // Stage-1 tables: PGD -> L1 -> L2 -> L3 pages (4 KiB granule, 48-bit VA).
-        let pgd = b + 0x30_0000, l1 = b + 0x30_1000, l2 = b + 0x30_2000, l3s = b + 0x31_0000
+        // Stage-1 tables: PGD -> L1 -> one L2 per GiB -> one L3 per 2 MiB
+        // (4 KiB granule, 48-bit VA). Pages are non-global (nG), as Linux maps them.
+        let pgd = b + 0x30_0000, l1 = b + 0x30_1000, l2s = b + 0x30_2000, l3s = b + 0x200_0000
+        precondition(pages <= 1 << 20 && Self.frames <= 4096)
         put(pgd + idx(Self.iovaBase, 0) * 8, l1 | 3)
-        put(l1 + idx(Self.iovaBase, 1) * 8, l2 | 3)
         for p in 0..<pages {
             let va = Self.iovaBase + UInt64(p) << 12
-            let l3 = l3s + UInt64(p / 512) << 12
-            put(l2 + idx(va, 2) * 8, l3 | 3)
-            put(l3 + idx(va, 3) * 8, (b + 0x100_0000 + UInt64(p) << 12) | 1 << 10 | 3 << 8 | 1 << 6 | 3)
+            let l2 = l2s + (va >> 30) << 12, l3 = l3s + UInt64(p / 512) << 12
+            if p == 0 || va & 0x3FFF_FFFF == 0 { put(l1 + idx(va, 1) * 8, l2 | 3) }
+            if p % 512 == 0 { put(l2 + idx(va, 2) * 8, l3 | 3) }
+            let frame = b + 0x100_0000 + UInt64(p % Self.frames) << 12
+            put(l3 + idx(va, 3) * 8, frame | 1 << 11 | 1 << 10 | 3 << 8 | 1 << 6 | 3)
         }
         // CDs (5.4): T0SZ=16, TG0=4K, EPD1, V, IPS=48-bit, AA64, R, A, ASET, ASID.
         func cd(_ asid: UInt64) -> [UInt64] {
@@ -99,6 +108,14 @@ private func nanoseconds() -> UInt64 {
     return UInt64(ts.tv_sec) &* 1_000_000_000 &+ UInt64(ts.tv_nsec)
 }
 
+/// CPU time of this thread: a call's worst case without the time another
+/// process held the core (this machine's cores are shared).
+private func threadCPUNanoseconds() -> UInt64 {
+    var ts = timespec()
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts)
+    return UInt64(ts.tv_sec) &* 1_000_000_000 &+ UInt64(ts.tv_nsec)
+}
+
 /// Median ns per operation over `rounds` rounds of `perRound` operations.
 private func perOp(rounds: Int, perRound: Int, setUp: () -> Void = {}, _ op: (Int) -> Void) -> Double {
     var samples: [Double] = []
@@ -114,7 +131,7 @@ private func perOp(rounds: Int, perRound: Int, setUp: () -> Void = {}, _ op: (In
 
 func runModelBenchmark(iterations: Int) throws {
     let pages = 4096
-    var guest = try BenchGuest(pages: pages)
+    var guest = try BenchGuest(pages: scalingSizes.last!)
     let smmu = guest.smmu
     let rounds = max(5, iterations / pages)
     func request(_ sid: UInt32, _ i: Int) -> TranslationRequest {
@@ -168,4 +185,57 @@ func runModelBenchmark(iterations: Int) throws {
         print(pad(name, 34) + pad(fmt(v), 12) + pad(base, 30) + fmt(v / b) + "x")
     }
     print("commands per second: \(Int(1e9 / perCommand))   (checksum \(sink & 0xF))")
+
+    // Scaling: for each working set, flush, a pass of cold walks over n
+    // distinct pages, then a second pass over the same pages: hits while n
+    // fits the TLB, walks plus replacement beyond. Median of `reps`
+    // rounds; then one more round with every call timed, for the worst.
+    func pass(_ n: Int) {
+        for i in 0..<n { if case .translated(let t) = smmu.translate(request(1, i)) { sink &+= t.outputBase } }
+    }
+    func median(_ v: [Double]) -> Double { v.sorted()[v.count / 2] }
+    let capacity = SMMUv3.tlbCapacity
+    print("")
+    print("scaling: n distinct 4 KiB pages, stage 1, TLB of \(capacity) entries; ns per translate and ratio to")
+    print("the 4-load baseline above (\(fmt(baseline)) ns); single calls: 99.9th percentile (ns), worst in")
+    print("wall time and worst in thread CPU time (µs, without time the shared core spent on others)")
+    print(pad("pages", 8) + pad("cold ns", 10) + pad("ratio", 8) + pad("2nd ns", 10) + pad("ratio", 8)
+          + pad("2nd pass", 10) + pad("99.9% ns", 10) + pad("worst µs", 10) + pad("CPU µs", 9) + "ratio")
+    for n in scalingSizes {
+        let reps = max(3, min(64, (1 << 18) / n))
+        var colds: [Double] = [], seconds: [Double] = []
+        for _ in 0..<reps {
+            guest.invalidateTLB()
+            var t0 = nanoseconds()
+            pass(n)
+            colds.append(Double(nanoseconds() &- t0) / Double(n))
+            t0 = nanoseconds()
+            pass(n)
+            seconds.append(Double(nanoseconds() &- t0) / Double(n))
+        }
+        guest.invalidateTLB()
+        var calls: [UInt64] = []
+        calls.reserveCapacity(2 * n)
+        var worstCPU: UInt64 = 0
+        for _ in 0..<2 {
+            for i in 0..<n {
+                // The slower CPU-time clock outside, so wall times stay exact.
+                let c0 = threadCPUNanoseconds(), t0 = nanoseconds()
+                if case .translated(let t) = smmu.translate(request(1, i)) { sink &+= t.outputBase }
+                let t1 = nanoseconds(), c1 = threadCPUNanoseconds()
+                calls.append(t1 &- t0)
+                worstCPU = max(worstCPU, c1 &- c0)
+            }
+        }
+        calls.sort()
+        let worst = Double(calls.last!), p999 = Double(calls[calls.count * 999 / 1000]), cpu = Double(worstCPU)
+        let cold = median(colds), second = median(seconds)
+        let label = n >= 1 << 20 ? "\(n >> 20)M" : "\(n >> 10)K"
+        print(pad(label, 8) + pad(fmt(cold), 10) + pad(fmt(cold / baseline) + "x", 8) + pad(fmt(second), 10)
+              + pad(fmt(second / baseline) + "x", 8) + pad(n <= capacity ? "hits" : "misses", 10)
+              + pad(fmt(p999), 10) + pad(fmt(worst / 1000), 10) + pad(fmt(cpu / 1000), 9) + fmt(cpu / baseline) + "x")
+    }
+    print("(checksum \(sink & 0xF))")
 }
+
+private let scalingSizes = [1 << 10, 1 << 12, 1 << 14, 1 << 16, 1 << 18, 1 << 20]

@@ -65,6 +65,23 @@ import Foundation
         ])
     }
 
+    /// 4.4.1.1: with SMMU_IDR5.DS == 0, TG == 0b10 (16KB) with TTL == 0b01 is
+    /// Reserved and "hardware treats as TTL == 0b00"; CERROR_ILL is only for
+    /// the NUM == SCALE == 0 case (see illegalCommands). With a non-zero NUM or
+    /// SCALE it is a range invalidation of (NUM+1) * 2^SCALE 16KB granules:
+    /// 2 and 4 granules here.
+    @Test func sixteenKTTL1WithoutDSIsARangeInvalidation() {
+        let h = run([
+            Cmd.tlbi(0x12, vmid: 3, asid: 7, num: 1, address: 0x40_0000, ttl: 1, tg: 2),
+            Cmd.tlbi(0x13, vmid: 3, scale: 2, address: 0x80_0000, ttl: 1, tg: 2),
+        ])
+        #expect(consumedAll(h, 2))
+        #expect(h.caches.all == [
+            .tlb(.va(vmid: 3, asid: 7, address: 0x40_0000, size: 0x8000, leafOnly: false, el2: false)),
+            .tlb(.va(vmid: 3, asid: nil, address: 0x80_0000, size: 0x1_0000, leafOnly: false, el2: false)),
+        ])
+    }
+
     @Test func rangeDoesNotWrapPastTheTopOfTheAddressSpace() {
         // TG 64K, NUM 31, SCALE 31: far more than the 64 KiB left above 0xFFFF_FFFF_FFFF_0000.
         let h = run([Cmd.tlbi(0x13, num: 31, scale: 31, address: 0xFFFF_FFFF_FFFF_0000, tg: 3)])
@@ -171,7 +188,9 @@ import Foundation
         (UInt64(0x41), UInt64(3 << 12)),           // PRI_RESP Resp 0b11
         (UInt64(0x46) | 3 << 12, UInt64(0)),       // CMD_SYNC CS 0b11
         (UInt64(0x12), UInt64(1 << 10)),           // TG 4K with NUM = SCALE = TTL = 0 (4.4.1.1)
-        (UInt64(0x12) | 1 << 12, UInt64(2 << 10 | 1 << 8)),  // TG 16K, TTL 1 without DS
+        // TG 16K, TTL 1 without DS is treated as TTL 0 (4.4.1.1), so with
+        // NUM = SCALE = 0 it is the Reserved combination.
+        (UInt64(0x12), UInt64(2 << 10 | 1 << 8)),
     ])
     func illegalCommands(_ w0: UInt64, _ w1: UInt64) {
         let h = run([Cmd.tlbi(0x30), (w0, w1), Cmd.tlbi(0x30)])

@@ -91,3 +91,33 @@ struct TLBTests {
         #expect(tlb.count <= 64)
     }
 }
+
+/// Replacement may forget any entry (16.2: caching is optional), but a hit
+/// must still be the translation inserted for that address and tag, through
+/// evictions, removals and slot reuse.
+@Test func hitsStayExactThroughEvictionAndInvalidation() {
+    let tlb = TLB(capacity: 64)
+    let tags = [TLB.Tag(el2: false, vmid: 1, asid: 5), TLB.Tag(el2: false, vmid: 1, asid: 6)]
+    func output(_ page: UInt64, _ t: Int) -> UInt64 { 0x1_0000_0000 + page << 16 + UInt64(t) << 12 }
+    for i in 0..<2000 as Range<UInt64> {
+        let page = (i * 37) % 300, t = Int(i % 2)
+        tlb.insert(tag: tags[t], inputAddress: page << 12, sizeLog2: 12,
+                   entry: .init(outputBase: output(page, t), permissions: .read, stage2: false),
+                   generation: tlb.generation)
+        if i % 7 == 0 {
+            tlb.invalidate(.va(vmid: 1, asid: 5, address: ((i * 11) % 300) << 12, size: 0x3000, leafOnly: true,
+                               el2: false))
+        }
+        _ = tlb.lookup(tag: tags[Int(i / 3) % 2], address: ((i * 13) % 300) << 12)
+    }
+    #expect(tlb.count <= 64)
+    var hits = 0
+    for page in 0..<300 as Range<UInt64> {
+        for t in 0..<2 {
+            guard let hit = tlb.lookup(tag: tags[t], address: page << 12 | 0x123) else { continue }
+            hits += 1
+            #expect(hit.entry.outputBase == output(page, t) && hit.sizeLog2 == 12)
+        }
+    }
+    #expect(hits > 0)
+}

@@ -190,8 +190,11 @@ enum CommandDecoder {
         let tg = c.bits(c.w1, 11, 10), ttl = c.bits(c.w1, 9, 8)
         let num = c.bits(c.w0, 16, 12), scale = c.bits(c.w0, 24, 20)   // SCALE [24:20] (IDR5.DS == 0)
         guard tg != 0 else { return 4096 }
-        if num == 0 && scale == 0 && ttl == 0 { return nil }
-        if tg == 0b10 && ttl == 0b01 { return nil }   // 16K TTL 1 needs DS == 1
+        // 16K with TTL == 0b01 is Reserved without DS (IDR5.DS == 0 here)
+        // and treated as TTL == 0b00; only with NUM == SCALE == 0 does that
+        // make the Reserved combination.
+        let effectiveTTL = tg == 0b10 && ttl == 0b01 ? 0 : ttl
+        if num == 0 && scale == 0 && effectiveTTL == 0 { return nil }
         let granuleShift: UInt64 = switch tg { case 0b01: 12; case 0b10: 14; default: 16 }
         let shift = scale + granuleShift
         guard shift < 64 else { return UInt64.max }

@@ -6,7 +6,7 @@ enum CDDecoder {
     private enum F {
         static let t0sz = (5, 0), tg0 = (7, 6), epd0 = 14, endi = 15, t1sz = (21, 16), tg1 = (23, 22)
         static let epd1 = 30, v = 31, ips = (34, 32), affd = 35, wxn = 36, tbi0 = 38, tbi1 = 39
-        static let pan = 40, aa64 = 41, hd = 42, ha = 43, s = 44, r = 45, a = 46, asid = (63, 48)
+        static let pan = 40, aa64 = 41, hd = 42, ha = 43, s = 44, r = 45, a = 46, aset = 47, asid = (63, 48)
         static let had0 = 65, had1 = 129   // IDR3.HAD == 1 (QEMU CD_HAD: word[2 + 2 * sel] bit 1)
         static let ttb0 = (115, 68), ttb1 = (179, 132), mair = (255, 192)
     }
@@ -75,6 +75,7 @@ enum CDDecoder {
                                    wxn: d.bit(F.wxn), uwxn: false)
         cd.pan = !el2 && d.bit(F.pan)
         cd.mair = d.field(F.mair.0, F.mair.1)
+        cd.aset = d.bit(F.aset)
         return cd
     }
 

@@ -94,6 +94,8 @@ public struct ContextDescriptor: Sendable, Hashable {
     public var pan = false
     /// {CD.MAIR1, CD.MAIR0}, indexed by a descriptor's AttrIndx.
     public var mair: UInt64 = 0
+    /// ASET: global TLB entries match only lookups with the same ASET (3.17.1).
+    public var aset = false
     /// AA64 (only AArch64 tables are supported; AA64=0 is ILLEGAL here).
     public init(asid: UInt16, ttb0: TranslationTableConfig?, ttb1: TranslationTableConfig?,
                 recordFaults: Bool, abortOnFault: Bool, stallFaults: Bool, wxn: Bool, uwxn: Bool) {

@@ -20,6 +20,8 @@ enum PageTableDescriptor {
     static let s2apWrite: UInt64 = 1 << 7
     /// AF, the access flag.
     static let accessFlag: UInt64 = 1 << 10
+    /// Stage 1 nG: not global, the translation belongs to the ASID (3.17.1).
+    static let notGlobal: UInt64 = 1 << 11
     /// Stage 2 MemAttr[3:2] (bits [5:4]) and, with FWB, MemAttr[2] (bit [4]).
     static let s2MemAttrHigh: UInt64 = 0b11 << 4, s2MemAttr2: UInt64 = 1 << 4
 

@@ -36,6 +36,8 @@ public struct WalkResult: Sendable, Hashable {
     /// The IPA stage 2 translated (stage 1's output, or the input address
     /// with stage 1 absent); nil without stage 2. Split-stage ATS returns it.
     public var intermediateAddress: UInt64?
+    /// The stage-1 leaf is global (nG == 0) in a regime with ASIDs (3.17.1).
+    public var global = false
 
     public init(outputAddress: UInt64, blockSizeLog2: UInt8, permissions: Permissions,
                 stage1BlockLog2: UInt8? = nil, stage2BlockLog2: UInt8? = nil, intermediateAddress: UInt64? = nil) {
@@ -105,17 +107,21 @@ enum PageTableWalker {
         case .success(let out): s1 = out
         }
         guard let stage2 else {
-            return .success(WalkResult(outputAddress: s1.outputAddress, blockSizeLog2: s1.blockLog2,
-                                       permissions: s1.permissions, stage1BlockLog2: s1.blockLog2))
+            var result = WalkResult(outputAddress: s1.outputAddress, blockSizeLog2: s1.blockLog2,
+                                    permissions: s1.permissions, stage1BlockLog2: s1.blockLog2)
+            result.global = s1.global
+            return .success(result)
         }
         // The stage-1 output is an IPA; a stage-2 fault on it is CLASS == IN.
         switch stage2Walk(ipa: s1.outputAddress, access: access, config: stage2, faultClass: .input, memory: memory) {
         case .failure(let fault): return .failure(fault)
         case .success(let s2):
-            return .success(WalkResult(outputAddress: s2.outputAddress, blockSizeLog2: min(s1.blockLog2, s2.blockLog2),
-                                       permissions: s1.permissions.intersection(s2.permissions),
-                                       stage1BlockLog2: s1.blockLog2, stage2BlockLog2: s2.blockLog2,
-                                       intermediateAddress: s1.outputAddress))
+            var result = WalkResult(outputAddress: s2.outputAddress, blockSizeLog2: min(s1.blockLog2, s2.blockLog2),
+                                    permissions: s1.permissions.intersection(s2.permissions),
+                                    stage1BlockLog2: s1.blockLog2, stage2BlockLog2: s2.blockLog2,
+                                    intermediateAddress: s1.outputAddress)
+            result.global = s1.global
+            return .success(result)
         }
     }
 
@@ -141,4 +147,6 @@ struct StageOutput: Sendable, Hashable {
     var outputAddress: UInt64
     var blockLog2: UInt8
     var permissions: Permissions
+    /// Stage 1: the leaf is global (see WalkResult.global).
+    var global = false
 }

@@ -111,15 +111,16 @@ final class TranslationUnit: CacheMaintenance, @unchecked Sendable {
         // EL2 regimes (STRW=EL2, with or without E2H) have no VMID; NS-EL1
         // streams are VMID-tagged even with stage 1 only.
         let el2 = stream.streamWorld != .el1
-        let tag = TLB.Tag(el2: el2, vmid: stream.vmidTag, asid: context?.asid)
-        if !splitStage, let (entry, log2) = tlb.lookup(tag: tag, address: request.address),
+        // Only EL2 without E2H is a single-range, single-privilege regime.
+        let singleRange = stream.streamWorld == .el2
+        let tag = TLB.Tag(el2: el2, vmid: stream.vmidTag, asid: context?.asid, aset: context?.aset ?? false)
+        let tlbAddress = TLB.keyAddress(request.address, context: context, singleRange: singleRange)
+        if !splitStage, let (entry, log2) = tlb.lookup(tag: tag, address: tlbAddress),
            entry.permissions.allows(request.access) {
             return .translated(makeTranslation(request, stream: stream, context: context, outputBase: entry.outputBase,
                                                sizeLog2: log2, permissions: entry.permissions))
         }
 
-        // Only EL2 without E2H is a single-range, single-privilege regime.
-        let singleRange = stream.streamWorld == .el2
         let regime = context.map { Stage1Regime(ttb0: $0.ttb0, ttb1: $0.ttb1, wxn: $0.wxn, uwxn: $0.uwxn, el2: singleRange, pan: $0.pan) }
         switch PageTableWalker.walk(address: request.address, access: request.access, stage1: regime,
                                     stage2: stream.stage2?.table, memory: memory) {
@@ -127,7 +128,7 @@ final class TranslationUnit: CacheMaintenance, @unchecked Sendable {
             let log2 = min(walk.blockSizeLog2, 63)
             let mask = (UInt64(1) << log2) &- 1
             let outputBase = walk.outputAddress & ~mask
-            tlb.insert(tag: tag, inputAddress: request.address & ~mask, sizeLog2: log2,
+            tlb.insert(tag: tag, global: walk.global, inputAddress: tlbAddress & ~mask, sizeLog2: log2,
                        entry: .init(outputBase: outputBase, permissions: walk.permissions, stage2: stream.stage2 != nil),
                        generation: generation)
             let ipaBase = (walk.intermediateAddress ?? request.address) & ~mask

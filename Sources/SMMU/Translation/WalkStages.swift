@@ -145,8 +145,10 @@ extension PageTableWalker {
                 permissions = dirtied
                 clear = D.ap2
             }
+            // 3.17.1: nG has no effect in a regime without ASIDs (EL2).
             let out = StageOutput(outputAddress: output | (input & ((UInt64(1) << UInt64(leaf.shift)) &- 1)),
-                                  blockLog2: leaf.shift, permissions: permissions)
+                                  blockLog2: leaf.shift, permissions: permissions,
+                                  global: !regime.el2 && descriptor & D.notGlobal == 0)
             if set == 0 && clear == 0 { return .success(out) }
 
             // HTTU. Under nesting the update is a write through stage 2 to the

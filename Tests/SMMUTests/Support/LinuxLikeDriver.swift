@@ -193,6 +193,8 @@ enum PT4K {
     static let valid: UInt64 = 1 << 0, table: UInt64 = 1 << 1
     static let af: UInt64 = 1 << 10, apReadOnly: UInt64 = 1 << 7, apEL0: UInt64 = 1 << 6
     static let innerShareable: UInt64 = 3 << 8, uxn: UInt64 = 1 << 54, pxn: UInt64 = 1 << 53
+    /// nG [11]: not global, the entry is ASID-tagged (3.17.1).
+    static let nG: UInt64 = 1 << 11
     static func index(_ va: UInt64, level: Int) -> UInt64 { (va >> UInt64(39 - 9 * level)) & 0x1FF }
     static func tableDescriptor(_ next: UInt64) -> UInt64 { next | table | valid }
     static func pageDescriptor(_ pa: UInt64, _ attrs: UInt64) -> UInt64 { pa | attrs | table | valid }

@@ -96,9 +96,11 @@ final class Stage1Tables {
         return p
     }
 
-    /// Maps the 4 KiB page at `va` to `pa` (user RW, AF, ISH, UXN like a Linux DMA mapping).
+    /// Maps the 4 KiB page at `va` to `pa` (user RW, AF, ISH, UXN, nG like a
+    /// Linux DMA mapping: io-pgtable marks stage-1 entries non-global, so each
+    /// ASID is its own address space, 3.17.1).
     func map(_ va: UInt64, to pa: UInt64,
-             attrs: UInt64 = PT4K.af | PT4K.innerShareable | PT4K.apEL0 | PT4K.uxn) {
+             attrs: UInt64 = PT4K.af | PT4K.innerShareable | PT4K.apEL0 | PT4K.uxn | PT4K.nG) {
         var table = root
         for level in 0..<3 {
             let slot = table + PT4K.index(va, level: level) * 8
