@@ -23,7 +23,7 @@ let package = Package(
         // The vhost-user-style socket server; knows nothing of page tables.
         .target(
             name: "VSMMUServer",
-            dependencies: ["VSMMUCAPI", "CVSMMU", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["SMMU", "CVSMMU", .product(name: "Logging", package: "swift-log")],
             path: "Sources/VSMMUServer"),
         .executableTarget(
             name: "vsmmu",

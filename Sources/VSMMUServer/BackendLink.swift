@@ -1,5 +1,6 @@
 import CVSMMU
 import Logging
+import SMMU
 import Synchronization
 #if canImport(Glibc)
 import Glibc
@@ -7,7 +8,7 @@ import Glibc
 
 /// The model's host signals, carried out by messages on the backend channel
 /// (and MSIs into guest RAM stored directly).
-final class BackendLink: @unchecked Sendable {
+final class BackendLink: HostSignals, @unchecked Sendable {
     private struct State {
         var channel: MessageSocket?
         /// An invalidation was sent since the last successful SYNC.
@@ -61,10 +62,10 @@ final class BackendLink: @unchecked Sendable {
         }
     }
 
-    // MARK: HostSignals, as the C callbacks deliver them
+    // MARK: HostSignals
 
-    func raiseIRQ(_ line: UInt32) {
-        send(.irq) { $0.u32(line) }
+    func raiseInterrupt(_ line: SMMUInterruptLine) {
+        send(.irq) { $0.u32(UInt32(line.rawValue)) }
     }
 
     func writeMSI(address: UInt64, data: UInt32) {
@@ -76,41 +77,29 @@ final class BackendLink: @unchecked Sendable {
         send(.msi) { var m = WireMSI(); m.addr = address; m.data = data; m.encode(into: &$0) }
     }
 
-    func invalidate(_ inv: vsmmu_invalidation) {
-        if inv.kind == UInt32(VSMMU_INV_ATC) {
-            guard state.withLock({ $0.endpoints.contains(inv.sid_first) }), shadow.mustSend(inv) else { return }
+    func invalidate(_ inv: HostInvalidation) {
+        if case .atc(let sid, let ssid, let address, let size) = inv {
+            // Only a registered endpoint has an ATC to invalidate.
+            guard state.withLock({ $0.endpoints.contains(sid) }), shadow.mustSend(inv) else { return }
             state.withLock { $0.postedSinceSync = true }
             send(.atcInvalidate) {
-                var a = WireATCInvalidate()
-                a.sid = inv.sid_first
-                if inv.flags & UInt32(VSMMU_INV_SSID_VALID) != 0 { a.ssid = inv.ssid; a.flags = 1 }
-                a.addr = inv.addr; a.size = inv.size
-                a.encode(into: &$0)
+                WireATCInvalidate(streamID: sid, substreamID: ssid, address: address, size: size).encode(into: &$0)
             }
             return
         }
-        guard shadow.mustSend(inv) else { return }
+        guard let message = WireInvalidate(inv), shadow.mustSend(inv) else { return }
         state.withLock { $0.postedSinceSync = true }
-        send(.invalidate) {
-            var m = WireInvalidate()
-            m.kind = inv.kind; m.flags = inv.flags & 3; m.sidFirst = inv.sid_first; m.sidCount = inv.sid_count
-            m.asid = inv.asid; m.vmid = inv.vmid; m.addr = inv.addr; m.size = inv.size
-            m.encode(into: &$0)
-        }
+        send(.invalidate) { message.encode(into: &$0) }
     }
 
-    func pageResponse(_ r: vsmmu_page_response) {
-        guard state.withLock({ $0.endpoints.contains(r.sid) }) else { return }
-        send(.pageResponse) {
-            var m = WirePageResponse()
-            m.sid = r.sid; m.ssid = r.ssid; m.flags = r.flags & 1; m.prgIndex = r.prg_index; m.code = r.code
-            m.encode(into: &$0)
-        }
+    func deliverPageResponse(_ r: PageResponse) {
+        guard state.withLock({ $0.endpoints.contains(r.streamID) }) else { return }
+        send(.pageResponse) { WirePageResponse(r).encode(into: &$0) }
     }
 
-    func stallResolve(sid: UInt32, stag: UInt16, retry: Bool) {
+    func resolveStall(streamID: UInt32, stag: UInt16, retry: Bool) {
         send(.stallResolve) {
-            var m = WireStall(); m.sid = sid; m.stag = stag; m.retry = retry ? 1 : 0; m.encode(into: &$0)
+            var m = WireStall(); m.sid = streamID; m.stag = stag; m.retry = retry ? 1 : 0; m.encode(into: &$0)
         }
     }
 

@@ -180,14 +180,18 @@ final class TestClient: @unchecked Sendable {
 /// tests of register behaviour run only then.
 enum ModelProbe {
     static let registerFileImplemented: Bool = {
-        var cb = vsmmu_callbacks()
-        cb.mem_read = { _, _, _, _ in false }
-        var cfg = vsmmu_config()
-        vsmmu_config_default(&cfg)
-        guard let m = vsmmu_create(&cfg, &cb, nil, 0) else { return false }
-        defer { vsmmu_destroy(m) }
-        return vsmmu_mmio_read(m, 0, 4) != 0
+        guard let m = try? SMMUv3(memory: RegionGuestMemory(), host: NoHost()) else { return false }
+        return m.read(offset: 0, size: 4) != 0
     }()
+
+    private final class NoHost: HostSignals {
+        func raiseInterrupt(_ line: SMMUInterruptLine) {}
+        func writeMSI(address: UInt64, data: UInt32) {}
+        func invalidate(_ invalidation: HostInvalidation) {}
+        func synchronize() -> Bool { true }
+        func deliverPageResponse(_ response: PageResponse) {}
+        func resolveStall(streamID: UInt32, stag: UInt16, retry: Bool) {}
+    }
 }
 
 /// A descriptor that reports when every copy of it is closed: the write
