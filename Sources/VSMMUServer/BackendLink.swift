@@ -2,6 +2,7 @@ import CVSMMU
 import Logging
 import SMMU
 import Synchronization
+import SystemPackage
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -30,10 +31,10 @@ final class BackendLink: HostSignals, @unchecked Sendable {
         self.ram = ram; self.log = log; self.syncTimeoutMs = syncTimeoutMs
     }
 
-    func setChannel(fd: Int32) {
+    func setChannel(_ fd: FileDescriptor) {
         let old = state.withLock { s -> MessageSocket? in
             let old = s.channel
-            s.channel = MessageSocket(fd: fd)
+            s.channel = MessageSocket(fd)
             s.lateSyncReplies = 0
             return old
         }
@@ -56,9 +57,8 @@ final class BackendLink: HostSignals, @unchecked Sendable {
         }
         var w = WireWriter()
         encode(&w)
-        let rc = channel.send(request: request.rawValue, payload: w.bytes)
-        if rc != 0 {
-            log.log(.error, kind: "backend-send", "backend channel send of \(request) failed: errno \(-rc)")
+        if case .failure(let e) = channel.send(request: request.rawValue, payload: w.bytes) {
+            log.log(.error, kind: "backend-send", "backend channel send of \(request) failed: \(e)")
         }
     }
 
@@ -119,9 +119,8 @@ final class BackendLink: HostSignals, @unchecked Sendable {
     }
 
     private func syncRoundTrip(_ channel: MessageSocket) -> Bool {
-        let rc = channel.send(request: BackRequest.sync.rawValue)
-        guard rc == 0 else {
-            log.log(.error, kind: "sync", "SYNC send failed: errno \(-rc)")
+        if case .failure(let e) = channel.send(request: BackRequest.sync.rawValue) {
+            log.log(.error, kind: "sync", "SYNC send failed: \(e)")
             return false
         }
         let deadline = RateLimitedLogger.nowNanoseconds() &+ UInt64(syncTimeoutMs) * 1_000_000

@@ -109,17 +109,19 @@ final class Session: @unchecked Sendable {
             var w = WireWriter(); wireConfig(model).encode(into: &w)
             socket.reply(to: h.request, payload: w.bytes)
         case .setBackendChannel:
-            link.setChannel(fd: m.fds[0])
+            link.setChannel(m.fds[0])
             status(h.request, 0)
         case .addMemRegion:
             let region = WireMemRegion(&r)
-            let rc = ram.add(region, fd: m.fds[0])
-            _ = close(m.fds[0])
-            if rc != 0 {
+            let result = ram.add(region, fd: m.fds[0])
+            try? m.fds[0].close()   // the mapping keeps the file
+            if case .failure(let e) = result {
                 log.log(.warning, kind: "mem-region",
-                        "ADD_MEM_REGION 0x\(String(region.guestAddr, radix: 16)) size 0x\(String(region.size, radix: 16)) failed: errno \(-rc)")
+                        "ADD_MEM_REGION 0x\(String(region.guestAddr, radix: 16)) size 0x\(String(region.size, radix: 16)) failed: \(e)")
+                status(h.request, -e.rawValue)
+            } else {
+                status(h.request, 0)
             }
-            status(h.request, rc)
         case .remMemRegion:
             let region = WireMemRegion(&r)
             switch ram.remove(region) {
