@@ -204,17 +204,8 @@ final class Session: @unchecked Sendable {
         return c
     }
 
+    /// The enabled features' capabilities that have a bit on the wire.
     static func capabilities(_ c: SMMUConfiguration) -> UInt32 {
-        var caps: UInt32 = 0
-        if c.stage1 { caps |= WireConfig.capStage1 }
-        if c.stage2 { caps |= WireConfig.capStage2 }
-        if c.ats { caps |= WireConfig.capATS }
-        if c.pri { caps |= WireConfig.capPRI }
-        if c.msi { caps |= WireConfig.capMSI }
-        if c.sev { caps |= WireConfig.capSEV }
-        if c.stallModel != .terminateOnly { caps |= WireConfig.capStall }
-        if c.hyp { caps |= WireConfig.capHyp }
-        if c.nested { caps |= WireConfig.capNested }
-        return caps
+        c.capabilities.reduce(0) { $0 | (WireConfig.capabilityBits[$1] ?? 0) }
     }
 }
