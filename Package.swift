@@ -12,18 +12,23 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-system", from: "1.8.1"),
     ],
     targets: [
         // The SMMUv3 model: pure, no sockets, no threads of its own.
         .target(name: "SMMU", path: "Sources/SMMU"),
-        // The public C header (and the few helpers Swift cannot express, e.g. CMSG macros).
+        // The public C header, and the few helpers Swift cannot express (CMSG
+        // macros, atomics on shared memory, memfd_create).
         .target(name: "CVSMMU", path: "CShims"),
         // The C ABI of the model, implemented in Swift with @c exports.
         .target(name: "VSMMUCAPI", dependencies: ["SMMU", "CVSMMU"], path: "Sources/VSMMUCAPI"),
         // The vhost-user-style socket server; knows nothing of page tables.
         .target(
             name: "VSMMUServer",
-            dependencies: ["VSMMUCAPI", "CVSMMU", .product(name: "Logging", package: "swift-log")],
+            dependencies: [
+                "SMMU", "CVSMMU", .product(name: "Logging", package: "swift-log"),
+                .product(name: "SystemPackage", package: "swift-system"),
+            ],
             path: "Sources/VSMMUServer"),
         .executableTarget(
             name: "vsmmu",
@@ -38,7 +43,8 @@ let package = Package(
             path: "Sources/vsmmu-bench"),
         .testTarget(name: "SMMUTests", dependencies: ["SMMU"], path: "Tests/SMMUTests"),
         .testTarget(
-            name: "ServerTests", dependencies: ["VSMMUServer", "SMMU", "CVSMMU"],
+            name: "ServerTests",
+            dependencies: ["VSMMUServer", "SMMU", "CVSMMU", .product(name: "SystemPackage", package: "swift-system")],
             path: "Tests/ServerTests"),
     ]
 )

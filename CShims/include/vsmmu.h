@@ -45,7 +45,7 @@
  * run with no model lock held and may call any function but vsmmu_destroy.
  *
  * Constants. VSMMU_TR_*, VSMMU_XLATE_*, VSMMU_PERM_*, VSMMU_TAG_*,
- * VSMMU_INV_* (but VSMMU_INV_ATC and VSMMU_INV_SSID_VALID), VSMMU_EP_*,
+ * VSMMU_INV_* (but VSMMU_INV_ATC, VSMMU_INV_SSID_VALID and VSMMU_INV_GLOBAL), VSMMU_EP_*,
  * VSMMU_IRQ_*, VSMMU_PR_*, VSMMU_PRI_* and VSMMU_MMIO_SIZE equal the wire
  * protocol's (docs/protocol.md) of the same names. Constants not listed
  * exist only in this ABI.
@@ -138,6 +138,9 @@ bool vsmmu_config_init(vsmmu_config *cfg, size_t size);
 #define VSMMU_INV_ASID_VALID (1u << 0)
 #define VSMMU_INV_VMID_VALID (1u << 1)
 #define VSMMU_INV_SSID_VALID (1u << 2)
+/* ATC with VSMMU_INV_SSID_VALID: CMD_ATC_INV.Global, the endpoint's global
+ * entries go too (IHI 0070 4.5.1). */
+#define VSMMU_INV_GLOBAL     (1u << 3)
 
 typedef struct vsmmu_invalidation {
     uint32_t kind;        /* VSMMU_INV_* */
@@ -270,6 +273,10 @@ typedef struct vsmmu_translate_request {
 #define VSMMU_TAG_ASID    (1u << 0)
 #define VSMMU_TAG_VMID    (1u << 1)
 #define VSMMU_TAG_BYPASS  (1u << 2)
+/* A global stage-1 translation (nG == 0): no VSMMU_TAG_ASID, since it
+ * belongs to every ASID; a VA invalidation of any ASID (of its VMID)
+ * covers it, an ASID invalidation does not. */
+#define VSMMU_TAG_GLOBAL  (1u << 3)
 
 typedef struct vsmmu_translate_result {
     int32_t  status;      /* VSMMU_XLATE_* */

@@ -25,9 +25,12 @@ extension vsmmu_invalidation {
         case .ipa(let vmid, let address, let size):
             kind = UInt32(VSMMU_INV_IPA); flags = UInt32(VSMMU_INV_VMID_VALID)
             self.vmid = vmid; addr = address; self.size = size
-        case .atc(let streamID, let substreamID, let address, let size, _):   // Global: not in the C ABI yet
+        case .atc(let streamID, let substreamID, let address, let size, let global):
             kind = UInt32(VSMMU_INV_ATC); sid_first = streamID; sid_count = 1
-            if let substreamID { flags = UInt32(VSMMU_INV_SSID_VALID); ssid = substreamID }
+            if let substreamID {
+                flags = UInt32(VSMMU_INV_SSID_VALID) | (global ? UInt32(VSMMU_INV_GLOBAL) : 0)
+                ssid = substreamID
+            }
             addr = address; self.size = size
         }
     }
@@ -70,6 +73,7 @@ extension vsmmu_translate_result {
             if let a = t.asid { asid = a; tagBits |= UInt32(VSMMU_TAG_ASID) }
             if let v = t.vmid { vmid = v; tagBits |= UInt32(VSMMU_TAG_VMID) }
             if t.bypass { tagBits |= UInt32(VSMMU_TAG_BYPASS) }
+            if t.global { tagBits |= UInt32(VSMMU_TAG_GLOBAL) }
             tags = UInt16(tagBits)
         case .fault(let f):
             status = Int32(f.stalled ? VSMMU_XLATE_STALLED : VSMMU_XLATE_FAULT)

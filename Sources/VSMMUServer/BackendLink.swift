@@ -1,13 +1,15 @@
 import CVSMMU
 import Logging
+import SMMU
 import Synchronization
+import SystemPackage
 #if canImport(Glibc)
 import Glibc
 #endif
 
 /// The model's host signals, carried out by messages on the backend channel
 /// (and MSIs into guest RAM stored directly).
-final class BackendLink: @unchecked Sendable {
+final class BackendLink: HostSignals, @unchecked Sendable {
     private struct State {
         var channel: MessageSocket?
         /// An invalidation was sent since the last successful SYNC.
@@ -29,10 +31,10 @@ final class BackendLink: @unchecked Sendable {
         self.ram = ram; self.log = log; self.syncTimeoutMs = syncTimeoutMs
     }
 
-    func setChannel(fd: Int32) {
+    func setChannel(_ fd: FileDescriptor) {
         let old = state.withLock { s -> MessageSocket? in
             let old = s.channel
-            s.channel = MessageSocket(fd: fd)
+            s.channel = MessageSocket(fd)
             s.lateSyncReplies = 0
             return old
         }
@@ -55,16 +57,15 @@ final class BackendLink: @unchecked Sendable {
         }
         var w = WireWriter()
         encode(&w)
-        let rc = channel.send(request: request.rawValue, payload: w.bytes)
-        if rc != 0 {
-            log.log(.error, kind: "backend-send", "backend channel send of \(request) failed: errno \(-rc)")
+        if case .failure(let e) = channel.send(request: request.rawValue, payload: w.bytes) {
+            log.log(.error, kind: "backend-send", "backend channel send of \(request) failed: \(e)")
         }
     }
 
-    // MARK: HostSignals, as the C callbacks deliver them
+    // MARK: HostSignals
 
-    func raiseIRQ(_ line: UInt32) {
-        send(.irq) { $0.u32(line) }
+    func raiseInterrupt(_ line: SMMUInterruptLine) {
+        send(.irq) { $0.u32(UInt32(line.rawValue)) }
     }
 
     func writeMSI(address: UInt64, data: UInt32) {
@@ -76,41 +77,29 @@ final class BackendLink: @unchecked Sendable {
         send(.msi) { var m = WireMSI(); m.addr = address; m.data = data; m.encode(into: &$0) }
     }
 
-    func invalidate(_ inv: vsmmu_invalidation) {
-        if inv.kind == UInt32(VSMMU_INV_ATC) {
-            guard state.withLock({ $0.endpoints.contains(inv.sid_first) }), shadow.mustSend(inv) else { return }
+    func invalidate(_ inv: HostInvalidation) {
+        if case .atc(let sid, let ssid, let address, let size, let global) = inv {
+            // Only a registered endpoint has an ATC to invalidate.
+            guard state.withLock({ $0.endpoints.contains(sid) }), shadow.mustSend(inv) else { return }
             state.withLock { $0.postedSinceSync = true }
             send(.atcInvalidate) {
-                var a = WireATCInvalidate()
-                a.sid = inv.sid_first
-                if inv.flags & UInt32(VSMMU_INV_SSID_VALID) != 0 { a.ssid = inv.ssid; a.flags = 1 }
-                a.addr = inv.addr; a.size = inv.size
-                a.encode(into: &$0)
+                WireATCInvalidate(streamID: sid, substreamID: ssid, address: address, size: size, global: global).encode(into: &$0)
             }
             return
         }
-        guard shadow.mustSend(inv) else { return }
+        guard let message = WireInvalidate(inv), shadow.mustSend(inv) else { return }
         state.withLock { $0.postedSinceSync = true }
-        send(.invalidate) {
-            var m = WireInvalidate()
-            m.kind = inv.kind; m.flags = inv.flags & 3; m.sidFirst = inv.sid_first; m.sidCount = inv.sid_count
-            m.asid = inv.asid; m.vmid = inv.vmid; m.addr = inv.addr; m.size = inv.size
-            m.encode(into: &$0)
-        }
+        send(.invalidate) { message.encode(into: &$0) }
     }
 
-    func pageResponse(_ r: vsmmu_page_response) {
-        guard state.withLock({ $0.endpoints.contains(r.sid) }) else { return }
-        send(.pageResponse) {
-            var m = WirePageResponse()
-            m.sid = r.sid; m.ssid = r.ssid; m.flags = r.flags & 1; m.prgIndex = r.prg_index; m.code = r.code
-            m.encode(into: &$0)
-        }
+    func deliverPageResponse(_ r: PageResponse) {
+        guard state.withLock({ $0.endpoints.contains(r.streamID) }) else { return }
+        send(.pageResponse) { WirePageResponse(r).encode(into: &$0) }
     }
 
-    func stallResolve(sid: UInt32, stag: UInt16, retry: Bool) {
+    func resolveStall(streamID: UInt32, stag: UInt16, retry: Bool) {
         send(.stallResolve) {
-            var m = WireStall(); m.sid = sid; m.stag = stag; m.retry = retry ? 1 : 0; m.encode(into: &$0)
+            var m = WireStall(); m.sid = streamID; m.stag = stag; m.retry = retry ? 1 : 0; m.encode(into: &$0)
         }
     }
 
@@ -130,9 +119,8 @@ final class BackendLink: @unchecked Sendable {
     }
 
     private func syncRoundTrip(_ channel: MessageSocket) -> Bool {
-        let rc = channel.send(request: BackRequest.sync.rawValue)
-        guard rc == 0 else {
-            log.log(.error, kind: "sync", "SYNC send failed: errno \(-rc)")
+        if case .failure(let e) = channel.send(request: BackRequest.sync.rawValue) {
+            log.log(.error, kind: "sync", "SYNC send failed: \(e)")
             return false
         }
         let deadline = RateLimitedLogger.nowNanoseconds() &+ UInt64(syncTimeoutMs) * 1_000_000

@@ -1,4 +1,4 @@
-import CVSMMU
+import SMMU
 import Synchronization
 
 /// What the front end may hold: every translation this backend handed out
@@ -9,19 +9,15 @@ import Synchronization
 /// CMD_SYNC each on every strict unmap, most of them for addresses no device
 /// ever used; each round trip goes through QEMU's main loop.
 ///
-/// Conservative by construction: matching follows the protocol's rules for
-/// what a front end must drop; an invalidation that arrives while a
+/// Conservative by construction: matching is the shared rule for what a
+/// host-side cache must drop (`HostInvalidation.covers`); an invalidation that arrives while a
 /// translation is being computed is always sent (the reply may carry a
 /// translation made before the invalidation); past `capacity` entries the
 /// shadow stops tracking and sends everything: for the translation cache
 /// until the next full flush, for ATCs from then on.
 final class FrontEndShadow: @unchecked Sendable {
     struct Entry: Hashable {
-        var sid: UInt32
-        var asid: UInt16?
-        var vmid: UInt16?
-        var base: UInt64
-        var sizeLog2: UInt8
+        var tags: CachedTranslationTags
         /// Handed out by an ATS Translation Request (so also in an ATC).
         var ats: Bool
     }
@@ -65,61 +61,30 @@ final class FrontEndShadow: @unchecked Sendable {
     }
 
     /// Whether `inv` must be sent; forgets the entries it invalidates.
-    func mustSend(_ inv: vsmmu_invalidation) -> Bool {
+    func mustSend(_ inv: HostInvalidation) -> Bool {
         state.withLock { s in
-            let atc = inv.kind == UInt32(VSMMU_INV_ATC)
-            if inv.kind == UInt32(VSMMU_INV_ALL) {
+            if case .all = inv {
                 // Everything in the translation cache; ATCs keep theirs.
                 let needed = s.cachedOverflowed || s.inFlight > 0 || !s.cached.isEmpty
                 s.cached = []
                 s.cachedOverflowed = false
                 return needed
             }
+            let atc: Bool
+            if case .atc = inv { atc = true } else { atc = false }
             if s.inFlight > 0 || (atc ? s.atcOverflowed : s.cachedOverflowed) { return true }
-            let before = atc ? s.atc.count : s.cached.count
             if atc {
-                s.atc = s.atc.filter { !Self.matches(inv, $0) }
-            } else {
-                s.cached = s.cached.filter { !Self.matches(inv, $0) }
+                let before = s.atc.count
+                s.atc = s.atc.filter { !inv.covers($0.tags, in: .atc) }
+                return s.atc.count != before
             }
-            return (atc ? s.atc.count : s.cached.count) != before
+            let before = s.cached.count
+            s.cached = s.cached.filter { !inv.covers($0.tags, in: .translations) }
+            return s.cached.count != before
         }
     }
 
     func reset() { state.withLock { $0 = State() } }
 
     var count: Int { state.withLock { $0.cached.count } }
-
-    /// The protocol's rule (docs/protocol.md, backend channel) for whether a
-    /// front end must drop `e` on `inv`.
-    static func matches(_ inv: vsmmu_invalidation, _ e: Entry) -> Bool {
-        let asidValid = inv.flags & UInt32(VSMMU_INV_ASID_VALID) != 0
-        let vmidValid = inv.flags & UInt32(VSMMU_INV_VMID_VALID) != 0
-        switch inv.kind {
-        case UInt32(VSMMU_INV_STREAMS):
-            return e.sid >= inv.sid_first && UInt64(e.sid) - UInt64(inv.sid_first) < UInt64(inv.sid_count)
-        case UInt32(VSMMU_INV_ASID):
-            return e.asid == inv.asid && (!vmidValid || e.vmid == inv.vmid)
-        case UInt32(VSMMU_INV_VMID), UInt32(VSMMU_INV_IPA):
-            // An IPA invalidation drops anything derived from the VMID's
-            // stage 2: the IPA a translation went through is not known here.
-            return e.vmid == inv.vmid
-        case UInt32(VSMMU_INV_ADDRESS):
-            return (!asidValid || e.asid == inv.asid) && (!vmidValid || e.vmid == inv.vmid)
-                && overlaps(e, inv.addr, inv.size)
-        case UInt32(VSMMU_INV_ATC):
-            let ssidValid = inv.flags & UInt32(VSMMU_INV_SSID_VALID) != 0
-            _ = ssidValid   // entries are not kept per SSID: any SSID of the stream matches
-            return e.ats && e.sid == inv.sid_first && overlaps(e, inv.addr, inv.size)
-        default:
-            return true
-        }
-    }
-
-    /// Whether block `e` overlaps [address, address + size); size 0 is 2^64.
-    static func overlaps(_ e: Entry, _ address: UInt64, _ size: UInt64) -> Bool {
-        let blockLast = e.sizeLog2 >= 64 ? UInt64.max : e.base &+ ((UInt64(1) << e.sizeLog2) &- 1)
-        let rangeLast = size == 0 || address &+ (size &- 1) < address ? UInt64.max : address &+ (size &- 1)
-        return e.base <= rangeLast && address <= blockLast
-    }
 }

@@ -1,4 +1,5 @@
 import SMMU
+import SystemPackage
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -19,25 +20,25 @@ final class MappedGuestRAM: @unchecked Sendable {
     private let lock = Monitor()
     private var mappings: [UInt64: Mapping] = [:]
 
-    /// Maps `fd` (which the caller still owns) and adds the region. 0 or -errno.
-    func add(_ r: WireMemRegion, fd: Int32) -> Int32 {
+    /// Maps `fd` (which the caller still owns) and adds the region.
+    func add(_ r: WireMemRegion, fd: FileDescriptor) -> Result<Void, Errno> {
         let page = UInt64(sysconf(Int32(_SC_PAGESIZE)))
         let delta = r.mmapOffset % page
         guard r.size > 0, r.size <= UInt64(Int.max) - delta,
               r.guestAddr &+ r.size == 0 || r.guestAddr &+ r.size > r.guestAddr,
-              r.mmapOffset <= UInt64(Int64.max) else { return -EINVAL }
+              r.mmapOffset <= UInt64(Int64.max) else { return .failure(.invalidArgument) }
         let length = Int(r.size + delta)
-        let p = mmap(nil, length, PROT_READ | PROT_WRITE, MAP_SHARED, fd, off_t(r.mmapOffset - delta))
-        guard let p, p != MAP_FAILED else { return -errno }
+        let p = mmap(nil, length, PROT_READ | PROT_WRITE, MAP_SHARED, fd.rawValue, off_t(r.mmapOffset - delta))
+        guard let p, p != MAP_FAILED else { return .failure(Errno(rawValue: errno)) }
         let mapping = Mapping(guestAddress: r.guestAddr, size: r.size, base: p, length: length)
         do {
             try memory.add(.init(guestAddress: r.guestAddr, size: r.size, host: p + Int(delta)))
         } catch {
             munmap(p, length)
-            return error == .empty || error == .wraps ? -EINVAL : -EEXIST
+            return .failure(error == .empty || error == .wraps ? .invalidArgument : .fileExists)
         }
         lock.withLock { mappings[r.guestAddr] = mapping }
-        return 0
+        return .success(())
     }
 
     /// Removes the region added with exactly this address and size; the

@@ -1,4 +1,5 @@
 import CVSMMU
+import SystemPackage
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -8,8 +9,8 @@ import Glibc
 public struct Message: Sendable {
     public var header: MessageHeader
     public var payload: [UInt8]
-    public var fds: [Int32]
-    public func closeFDs() { for fd in fds { _ = close(fd) } }
+    public var fds: [FileDescriptor]
+    public func closeFDs() { for fd in fds { try? fd.close() } }
 }
 
 public enum ReceiveError: Error, Equatable, CustomStringConvertible {
@@ -30,84 +31,117 @@ public enum ReceiveError: Error, Equatable, CustomStringConvertible {
 /// serialized (several threads may send on one channel); receives are not:
 /// one thread receives on a channel at a time.
 public final class MessageSocket: @unchecked Sendable {
-    public let fd: Int32
+    public let descriptor: FileDescriptor
+    public var fd: Int32 { descriptor.rawValue }
     private var sendLock = pthread_mutex_t()
 
-    /// Takes ownership of `fd`: it is closed when the last reference goes,
-    /// so a thread still blocked on it never sees the number reused.
-    public init(fd: Int32) {
-        self.fd = fd
+    /// Takes ownership of `descriptor`: it is closed when the last reference
+    /// goes, so a thread still blocked on it never sees the number reused.
+    public init(_ descriptor: FileDescriptor) {
+        self.descriptor = descriptor
         pthread_mutex_init(&sendLock, nil)
     }
+    public convenience init(fd: Int32) { self.init(FileDescriptor(rawValue: fd)) }
     deinit {
-        _ = Glibc.close(fd)
+        try? descriptor.close()
         pthread_mutex_destroy(&sendLock)
     }
 
-    /// Sends one message; returns 0 or -errno.
+    /// Sends one message.
     @discardableResult
-    public func send(request: UInt32, flags: UInt32 = Wire.version, payload: [UInt8] = [], fds: [Int32] = []) -> Int32 {
+    public func send(request: UInt32, flags: UInt32 = Wire.version, payload: [UInt8] = [],
+                     fds: [FileDescriptor] = []) -> Result<Void, Errno> {
         var w = WireWriter()
         MessageHeader(request: request, flags: flags, size: UInt32(payload.count)).encode(into: &w)
         w.bytes.append(contentsOf: payload)
+        return send(bytes: w.bytes, fds: fds)
+    }
+
+    /// Sends `bytes` as they are (no framing), the descriptors with the
+    /// first of them; completes partial sends.
+    @discardableResult
+    public func send(bytes: [UInt8], fds: [FileDescriptor] = []) -> Result<Void, Errno> {
+        guard fds.count <= Int(VSMMU_SHIM_MAX_FDS) else { return .failure(.invalidArgument) }
+        let raw = fds.map(\.rawValue)
         pthread_mutex_lock(&sendLock)
         defer { pthread_mutex_unlock(&sendLock) }
-        return w.bytes.withUnsafeBytes { buf in
-            fds.withUnsafeBufferPointer { f in
-                vsmmu_shim_send(fd, buf.baseAddress, buf.count, f.baseAddress, Int32(f.count))
+        return bytes.withUnsafeBytes { buf in
+            raw.withUnsafeBufferPointer { f in
+                var sent = 0
+                // The descriptors go with the first sendmsg only.
+                while sent < buf.count || (sent == 0 && !raw.isEmpty) {
+                    let withFDs = sent == 0
+                    let r = SystemCall.waitingWhenBusy(descriptor, for: Int16(POLLOUT)) {
+                        vsmmu_shim_sendmsg(fd, buf.baseAddress.map { $0 + sent }, buf.count - sent,
+                                           withFDs ? f.baseAddress : nil, withFDs ? Int32(f.count) : 0)
+                    }
+                    switch r {
+                    case .failure(let e): return .failure(e)
+                    case .success(let n):
+                        // Only an empty send (never made: there is a header) moves nothing.
+                        if n == 0 { return buf.count == 0 ? .success(()) : .failure(.ioError) }
+                        sent += n
+                    }
+                }
+                return .success(())
             }
         }
     }
 
     /// Sends a reply to `request`.
     @discardableResult
-    public func reply(to request: UInt32, payload: [UInt8]) -> Int32 {
+    public func reply(to request: UInt32, payload: [UInt8]) -> Result<Void, Errno> {
         send(request: request, flags: Wire.version | Wire.flagReply, payload: payload)
     }
 
     /// Receives one message, blocking.
     public func receive() -> Result<Message, ReceiveError> {
-        var fds: [Int32] = []
+        var fds: [FileDescriptor] = []
+        func closeAll() { for f in fds { try? f.close() } }
         var header = [UInt8](repeating: 0, count: Wire.headerSize)
-        switch fill(&header, fds: &fds, what: "header") {
-        case .failure(let e): for f in fds { close(f) }; return .failure(e)
-        case .success: break
-        }
+        if case .failure(let e) = fill(&header, fds: &fds, what: "header") { closeAll(); return .failure(e) }
         let h = MessageHeader(decoding: header)
         guard h.size <= UInt32(Wire.maxPayload) else {
-            for f in fds { close(f) }
+            closeAll()
             return .failure(.framingLost("oversized payload (\(h.size) bytes, request \(h.request))"))
         }
         var payload = [UInt8](repeating: 0, count: Int(h.size))
         if h.size > 0, case .failure(let e) = fill(&payload, fds: &fds, what: "payload") {
-            for f in fds { close(f) }
+            closeAll()
             return .failure(e == .closed ? .framingLost("truncated payload (request \(h.request))") : e)
         }
         return .success(Message(header: h, payload: payload, fds: fds))
     }
 
-    private func fill(_ buffer: inout [UInt8], fds: inout [Int32], what: String) -> Result<Void, ReceiveError> {
+    private func fill(_ buffer: inout [UInt8], fds: inout [FileDescriptor], what: String) -> Result<Void, ReceiveError> {
         var got = 0
         var received = [Int32](repeating: -1, count: Int(VSMMU_SHIM_MAX_FDS))
         while got < buffer.count {
             var n: Int32 = 0, ctrunc: Int32 = 0
             let r = buffer.withUnsafeMutableBytes { b in
                 received.withUnsafeMutableBufferPointer { f in
-                    vsmmu_shim_recv(fd, b.baseAddress! + got, b.count - got, f.baseAddress, &n, &ctrunc)
+                    SystemCall.waitingWhenBusy(descriptor, for: Int16(POLLIN)) {
+                        vsmmu_shim_recvmsg(fd, b.baseAddress! + got, b.count - got, f.baseAddress, &n, &ctrunc)
+                    }
                 }
             }
-            fds.append(contentsOf: received.prefix(Int(n)))
-            if r < 0 { return .failure(.framingLost("receive failed: errno \(-r)")) }
-            if r == 0 {
+            fds.append(contentsOf: received.prefix(Int(n)).map(FileDescriptor.init(rawValue:)))
+            switch r {
+            case .failure(let e):
+                return .failure(.framingLost("receive failed: \(e)"))
+            case .success(0):
                 return .failure(got == 0 && what == "header" ? .closed : .framingLost("truncated \(what)"))
+            case .success(let count):
+                got += count
             }
-            got += r
         }
         return .success(())
     }
 
     /// Waits for readability up to `ms`: true if a message (or EOF) is there.
-    public func waitReadable(ms: Int32) -> Bool { vsmmu_shim_wait_readable(fd, ms) == 1 }
+    public func waitReadable(ms: Int32) -> Bool {
+        (try? SystemCall.poll(descriptor, events: Int16(POLLIN), ms: ms).get()) ?? false
+    }
 
     /// Wakes any thread blocked on the socket (both directions shut down).
     public func shutdownBoth() { _ = Glibc.shutdown(fd, Int32(SHUT_RDWR)) }

@@ -1,6 +1,7 @@
 import Logging
 import SMMU
 import Synchronization
+import SystemPackage
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -39,11 +40,11 @@ public final class VSMMUServer: @unchecked Sendable {
     }
 
     public enum ListenError: Error, CustomStringConvertible {
-        case pathTooLong(String), socket(String, Int32)
+        case pathTooLong(String), socket(String, Errno)
         public var description: String {
             switch self {
             case .pathTooLong(let p): "socket path too long: \(p)"
-            case .socket(let what, let e): "\(what) failed: \(String(cString: strerror(e)))"
+            case .socket(let what, let e): "\(what) failed: \(e)"
             }
         }
     }
@@ -61,12 +62,12 @@ public final class VSMMUServer: @unchecked Sendable {
         var st = stat()
         if lstat(path, &st) == 0 && (st.st_mode & S_IFMT) == S_IFSOCK { unlink(path) }
         let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
-        guard fd >= 0 else { throw .socket("socket", errno) }
+        guard fd >= 0 else { throw .socket("socket", Errno(rawValue: errno)) }
         let rc = withUnsafePointer(to: &addr) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
         }
-        guard rc == 0 else { let e = errno; close(fd); throw .socket("bind \(path)", e) }
-        guard Glibc.listen(fd, 1) == 0 else { let e = errno; close(fd); throw .socket("listen", e) }
+        guard rc == 0 else { let e = Errno(rawValue: errno); close(fd); throw .socket("bind \(path)", e) }
+        guard Glibc.listen(fd, 1) == 0 else { let e = Errno(rawValue: errno); close(fd); throw .socket("listen", e) }
         state.withLock { $0.listenFD = fd }
         return fd
     }
@@ -74,11 +75,17 @@ public final class VSMMUServer: @unchecked Sendable {
     /// Accepts and serves front ends one after another until shutdown().
     public func acceptLoop(listenFD: Int32) {
         while !state.withLock({ $0.stopping }) {
-            let fd = accept(listenFD, nil, nil)
-            if fd < 0 {
-                if errno == EINTR || errno == ECONNABORTED { continue }
+            let fd: Int32
+            switch SystemCall.waitingWhenBusy(FileDescriptor(rawValue: listenFD), for: Int16(POLLIN), {
+                accept(listenFD, nil, nil)
+            }) {
+            case .success(let accepted):
+                fd = accepted
+            case .failure(.connectionAbort):
+                continue
+            case .failure(let e):
                 if state.withLock({ $0.stopping }) { return }
-                logger.error("accept failed: \(String(cString: strerror(errno)))")
+                logger.error("accept failed: \(e)")
                 return
             }
             _ = fcntl(fd, F_SETFD, FD_CLOEXEC)

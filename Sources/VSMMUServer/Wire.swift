@@ -115,6 +115,11 @@ public struct WireConfig: Sendable, Equatable {
     public static let capStage1: UInt32 = 1 << 0, capStage2: UInt32 = 1 << 1, capATS: UInt32 = 1 << 2
     public static let capPRI: UInt32 = 1 << 3, capMSI: UInt32 = 1 << 4, capSEV: UInt32 = 1 << 5
     public static let capStall: UInt32 = 1 << 6, capHyp: UInt32 = 1 << 7, capNested: UInt32 = 1 << 8
+    /// VSMMU_CAP_* by capability name (SMMUConfiguration.capabilities).
+    public static let capabilityBits: [String: UInt32] = [
+        "stage1": capStage1, "stage2": capStage2, "ats": capATS, "pri": capPRI, "msi": capMSI,
+        "sev": capSEV, "stall": capStall, "hyp": capHyp, "nested": capNested,
+    ]
     public init() {}
     public func encode(into w: inout WireWriter) {
         for i in 0..<6 { w.u32(i < idr.count ? idr[i] : 0) }

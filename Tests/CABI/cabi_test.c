@@ -66,6 +66,7 @@ struct host {
     uint32_t cons_at_event;
     int atc_invalidations;
     uint32_t last_atc_sid;
+    uint32_t last_atc_flags;
 };
 
 static int failures;
@@ -141,6 +142,7 @@ static void invalidate(void *opaque, const vsmmu_invalidation *inv)
     if (inv->kind == VSMMU_INV_ATC) {
         h->atc_invalidations++;
         h->last_atc_sid = inv->sid_first;
+        h->last_atc_flags = inv->flags;
     }
 }
 
@@ -239,10 +241,11 @@ static void write_tables(struct host *h)
     put64(h, PT1, PT2 | 3);
     put64(h, PT2, PT3 | 3);
     /* L3 pages, AF=1, SH=inner: IOVA 0x1000 -> 0x5000 with AP=0b00
-     * (privileged read/write only), IOVA 0x2000 -> 0x6000 with AP=0b01
-     * (read/write at any privilege). IOVA 0x3000: invalid. */
+     * (privileged read/write only) and nG=1 (ASID-tagged), IOVA 0x2000 ->
+     * 0x6000 with AP=0b01 (read/write at any privilege) and nG=0 (global).
+     * IOVA 0x3000: invalid. */
     uint64_t page = 3 | (1ull << 10) | (3ull << 8);
-    put64(h, PT3 + 1 * 8, 0x5000 | page | (0ull << 6));
+    put64(h, PT3 + 1 * 8, 0x5000 | page | (0ull << 6) | (1ull << 11));
     put64(h, PT3 + 2 * 8, 0x6000 | page | (1ull << 6));
 }
 
@@ -398,6 +401,9 @@ int main(void)
         CHECK(res.status == VSMMU_XLATE_OK, "unprivileged read of an AP=01 page: status %d", res.status);
         uint32_t rw = VSMMU_PERM_READ | VSMMU_PERM_WRITE | VSMMU_PERM_PREAD | VSMMU_PERM_PWRITE;
         CHECK((res.perm & rw) == rw, "AP=01: perm 0x%x lacks READ|WRITE|PREAD|PWRITE", res.perm);
+        /* A global leaf (nG=0) belongs to every ASID: GLOBAL, no ASID tag. */
+        CHECK((res.tags & (VSMMU_TAG_GLOBAL | VSMMU_TAG_ASID)) == VSMMU_TAG_GLOBAL, "global page tags 0x%x",
+              res.tags);
 
         /* An unprivileged access to the privileged page: F_PERMISSION, recorded (CD.R=1). */
         uint32_t prod = (uint32_t)vsmmu_mmio_read(s, EVENTQ_PROD, 4);
@@ -499,6 +505,12 @@ int main(void)
         submit(&h, s, atc_inv, 52);
         CHECK(h.atc_invalidations == 1 && h.last_atc_sid == 5, "ATC invalidations %d (sid %u)",
               h.atc_invalidations, h.last_atc_sid);
+        /* 4.5.1: Global (bit 9) with SSV (bit 11) and SubstreamID 3 reaches
+         * the host as SSID_VALID | GLOBAL. */
+        submit(&h, s, atc_inv | 1u << 9 | 1u << 11 | 3u << 12, 52);
+        CHECK(h.atc_invalidations == 2 &&
+              h.last_atc_flags == (VSMMU_INV_SSID_VALID | VSMMU_INV_GLOBAL),
+              "ATC_INV.Global flags 0x%x", h.last_atc_flags);
     }
     vsmmu_destroy(s);
 

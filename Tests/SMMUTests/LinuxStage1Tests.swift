@@ -35,7 +35,8 @@ struct LinuxStage1Tests {
         d.ram.write64(l1 + PT4K.index(iova, level: 1) * 8, PT4K.tableDescriptor(l2))
         d.ram.write64(l2 + PT4K.index(iova, level: 2) * 8, PT4K.tableDescriptor(l3))
         d.ram.write64(l3 + PT4K.index(iova, level: 3) * 8,
-                      PT4K.pageDescriptor(base + 0x80_0000, PT4K.af | PT4K.innerShareable | PT4K.apEL0 | PT4K.uxn))
+                      PT4K.pageDescriptor(base + 0x80_0000,
+                                          PT4K.af | PT4K.innerShareable | PT4K.apEL0 | PT4K.uxn | PT4K.nG))
         d.ram.writeWords(cd, linuxCD(ttb0: pgd))
         d.writeSTE(sid: sid, stage1STE(cd: cd))
         #expect(d.submit([DriverCmd.cfgiSTE(sid)]))

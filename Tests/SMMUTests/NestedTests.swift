@@ -52,7 +52,7 @@ struct NestedTests {
         s1(ib + 0x2000, 1, PT4K.tableDescriptor(ib + 0x3000))
         s1(ib + 0x3000, 2, PT4K.tableDescriptor(ib + 0x4000))
         s1(ib + 0x4000, 3, PT4K.pageDescriptor(ib + 0x10_0000,
-                                                PT4K.af | PT4K.innerShareable | PT4K.apEL0 | PT4K.uxn))
+                                                PT4K.af | PT4K.innerShareable | PT4K.apEL0 | PT4K.uxn | PT4K.nG))
         d.ram.writeWords(base + 0x70_0000, CDWords.linux(asid: 2, ttb0: ib + 0x1000))
         return Layout(d: d, s2root: s2root, dataPA: base + 0x180_0000)
     }

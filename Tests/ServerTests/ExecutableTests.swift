@@ -104,6 +104,38 @@ struct ExecutableTests {
         #expect(!out.contains("\"pri\""), "--no-pri must drop pri: \(out)")
     }
 
+    /// Runs `vsmmu --print-capabilities ARGS`: its output and exit status.
+    static func capabilities(_ args: String) throws -> (String, Int32) {
+        let pipe = popen("'\(try Self.binary())' --print-capabilities \(args) 2>/dev/null", "r")
+        try #require(pipe != nil)
+        var out = ""
+        var buf = [CChar](repeating: 0, count: 4096)
+        while fgets(&buf, Int32(buf.count), pipe) != nil {
+            out += String(decoding: buf.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        }
+        return (out, pclose(pipe))
+    }
+
+    /// Every feature option of docs/backend.md keeps its spelling (the
+    /// options are now derived from the feature table).
+    @Test func featureOptionSpellings() throws {
+        let old = "--no-stage1 --stage2 --no-nested --ssid-bits 0 --sid-bits 8 --no-two-level-strtab"
+            + " --no-two-level-cdtab --no-ats --no-pri --no-msi --no-sev --stall-model terminate --no-hyp --no-ril"
+            + " --httu none --oas 40 --no-granule4k --granule16k --no-granule64k --no-asid16 --no-vmid16"
+            + " --no-coherent --btm --cmdq-log2 8 --evtq-log2 8 --priq-log2 8"
+        let (out, status) = try Self.capabilities(old)
+        #expect(status == 0)
+        #expect(out.contains("\"features\": [\"stage2\", \"granule-16k\", \"btm\"]"), "\(out)")
+        // The generic spellings.
+        let (out2, status2) = try Self.capabilities("--feature ats=off --httu=af --feature=btm=on")
+        #expect(status2 == 0)
+        #expect(!out2.contains("\"ats\"") && !out2.contains("\"pri\"") && out2.contains("\"btm\""))
+        #expect(out2.contains("\"httu-af\"") && !out2.contains("\"httu-dirty\""))
+        for bad in ["--bogus", "--no-oas", "--feature ats", "--httu dirty", "--ats=maybe", "--oas"] {
+            #expect(try Self.capabilities(bad).1 != 0, "\(bad) must be refused")
+        }
+    }
+
     @Test func refusesBadOptions() throws {
         let bin = try Self.binary()
         for args in [["--oas", "47"], ["--ssid-bits", "21"], ["--fd", "3", "--socket-path", "/tmp/x"], []] {

@@ -1,4 +1,4 @@
-import CVSMMU
+import SMMU
 import Testing
 @testable import VSMMUServer
 
@@ -11,83 +11,120 @@ import Testing
 struct FrontEndShadowTests {
     typealias Entry = FrontEndShadow.Entry
 
-    static func inv(_ kind: Int32, sid: UInt32 = 0, count: UInt32 = 0, asid: UInt16? = nil, vmid: UInt16? = nil,
-                    addr: UInt64 = 0, size: UInt64 = 0, ssid: UInt32? = nil) -> vsmmu_invalidation {
-        var i = vsmmu_invalidation()
-        i.kind = UInt32(kind); i.sid_first = sid; i.sid_count = count; i.addr = addr; i.size = size
-        if let asid { i.asid = asid; i.flags |= UInt32(VSMMU_INV_ASID_VALID) }
-        if let vmid { i.vmid = vmid; i.flags |= UInt32(VSMMU_INV_VMID_VALID) }
-        if let ssid { i.ssid = ssid; i.flags |= UInt32(VSMMU_INV_SSID_VALID) }
-        return i
+    static func entry(sid: UInt32, ssid: UInt32? = nil, asid: UInt16?, vmid: UInt16?, base: UInt64,
+                      sizeLog2: UInt8, ats: Bool) -> Entry {
+        Entry(tags: CachedTranslationTags(streamID: sid, substreamID: ssid, asid: asid, vmid: vmid,
+                                          inputBase: base, sizeLog2: sizeLog2), ats: ats)
     }
 
     /// One 4 KiB page at 0x10_0000 for SID 8, ASID 3, VMID 1, handed out by a plain translation.
     static func shadowWithPage(ats: Bool = false) -> FrontEndShadow {
         let s = FrontEndShadow()
         s.beginTranslation()
-        s.endTranslation(Entry(sid: 8, asid: 3, vmid: 1, base: 0x10_0000, sizeLog2: 12, ats: ats))
+        s.endTranslation(Self.entry(sid: 8, asid: 3, vmid: 1, base: 0x10_0000, sizeLog2: 12, ats: ats))
         return s
     }
 
     @Test func nothingHandedOutNothingSent() {
         let s = FrontEndShadow()
-        #expect(!s.mustSend(Self.inv(VSMMU_INV_ALL)))
-        #expect(!s.mustSend(Self.inv(VSMMU_INV_ADDRESS, asid: 3, addr: 0x10_0000, size: 0x1000)))
-        #expect(!s.mustSend(Self.inv(VSMMU_INV_ATC, sid: 8, addr: 0, size: 0)))
+        #expect(!s.mustSend(.all))
+        #expect(!s.mustSend(.address(vmid: nil, asid: 3, address: 0x10_0000, size: 0x1000)))
+        #expect(!s.mustSend(.atc(streamID: 8, substreamID: nil, address: 0, size: 0)))
     }
 
     @Test func addressInvalidationMatchesOverlapAndTags() {
         // Overlapping range, same ASID: sent, and the entry is forgotten.
         var s = Self.shadowWithPage()
-        #expect(s.mustSend(Self.inv(VSMMU_INV_ADDRESS, asid: 3, vmid: 1, addr: 0x10_0800, size: 0x10)))
-        #expect(!s.mustSend(Self.inv(VSMMU_INV_ADDRESS, asid: 3, vmid: 1, addr: 0x10_0800, size: 0x10)))
+        #expect(s.mustSend(.address(vmid: 1, asid: 3, address: 0x10_0800, size: 0x10)))
+        #expect(!s.mustSend(.address(vmid: 1, asid: 3, address: 0x10_0800, size: 0x10)))
         // Adjacent page, other ASID, other VMID: not sent; the entry stays.
         s = Self.shadowWithPage()
-        #expect(!s.mustSend(Self.inv(VSMMU_INV_ADDRESS, asid: 3, addr: 0x10_1000, size: 0x1000)))
-        #expect(!s.mustSend(Self.inv(VSMMU_INV_ADDRESS, asid: 4, addr: 0x10_0000, size: 0x1000)))
-        #expect(!s.mustSend(Self.inv(VSMMU_INV_ADDRESS, asid: 3, vmid: 2, addr: 0x10_0000, size: 0x1000)))
+        #expect(!s.mustSend(.address(vmid: 1, asid: 3, address: 0x10_1000, size: 0x1000)))
+        #expect(!s.mustSend(.address(vmid: 1, asid: 4, address: 0x10_0000, size: 0x1000)))
+        #expect(!s.mustSend(.address(vmid: 2, asid: 3, address: 0x10_0000, size: 0x1000)))
         #expect(s.count == 1)
         // No ASID given (TLBI_NH_VAA): any ASID matches.
-        #expect(s.mustSend(Self.inv(VSMMU_INV_ADDRESS, vmid: 1, addr: 0x10_0000, size: 0x1000)))
+        #expect(s.mustSend(.address(vmid: 1, asid: nil, address: 0x10_0000, size: 0x1000)))
         // Size 0 is 2^64: the whole space.
         s = Self.shadowWithPage()
-        #expect(s.mustSend(Self.inv(VSMMU_INV_ADDRESS, asid: 3, addr: 0, size: 0)))
+        #expect(s.mustSend(.address(vmid: 1, asid: 3, address: 0, size: 0)))
     }
 
     @Test func streamASIDAndVMIDScopes() {
         var s = Self.shadowWithPage()
-        #expect(!s.mustSend(Self.inv(VSMMU_INV_STREAMS, sid: 9, count: 4)))
-        #expect(s.mustSend(Self.inv(VSMMU_INV_STREAMS, sid: 0, count: 9)))
+        #expect(!s.mustSend(.streams(first: 9, count: 4)))
+        #expect(s.mustSend(.streams(first: 0, count: 9)))
         s = Self.shadowWithPage()
-        #expect(!s.mustSend(Self.inv(VSMMU_INV_ASID, asid: 2)))
-        #expect(s.mustSend(Self.inv(VSMMU_INV_ASID, asid: 3)))
+        #expect(!s.mustSend(.asid(vmid: 1, asid: 2)))
+        #expect(s.mustSend(.asid(vmid: 1, asid: 3)))
         s = Self.shadowWithPage()
-        #expect(!s.mustSend(Self.inv(VSMMU_INV_VMID, vmid: 2)))
-        #expect(s.mustSend(Self.inv(VSMMU_INV_IPA, vmid: 1, addr: 0xdead_0000, size: 0x1000)))
+        #expect(!s.mustSend(.vmid(2)))
+        #expect(s.mustSend(.ipa(vmid: 1, address: 0xdead_0000, size: 0x1000)))
     }
 
     @Test func atcInvalidationOnlyForATSTranslations() {
         // The page went to the front end's cache, not to an ATC.
         var s = Self.shadowWithPage(ats: false)
-        #expect(!s.mustSend(Self.inv(VSMMU_INV_ATC, sid: 8, addr: 0, size: 0)))
+        #expect(!s.mustSend(.atc(streamID: 8, substreamID: nil, address: 0, size: 0)))
         // Handed out by ATS: an overlapping ATC_INV of that stream is sent.
         s = Self.shadowWithPage(ats: true)
-        #expect(!s.mustSend(Self.inv(VSMMU_INV_ATC, sid: 9, addr: 0, size: 0)))
-        #expect(!s.mustSend(Self.inv(VSMMU_INV_ATC, sid: 8, addr: 0x20_0000, size: 0x1000)))
-        #expect(s.mustSend(Self.inv(VSMMU_INV_ATC, sid: 8, addr: 0x10_0000, size: 0x1000, ssid: 5)))
+        #expect(!s.mustSend(.atc(streamID: 9, substreamID: nil, address: 0, size: 0)))
+        #expect(!s.mustSend(.atc(streamID: 8, substreamID: nil, address: 0x20_0000, size: 0x1000)))
+        #expect(s.mustSend(.atc(streamID: 8, substreamID: nil, address: 0x10_0000, size: 0x1000)))
+    }
+
+    /// PCIe ATS: an invalidation with a PASID reaches only that PASID's
+    /// entries; one without a PASID reaches every entry of the range.
+    @Test func atcInvalidationWithAPASIDOnlyForThatPASID() {
+        let s = FrontEndShadow()
+        s.beginTranslation()
+        s.endTranslation(Self.entry(sid: 8, ssid: 5, asid: 3, vmid: 1, base: 0x10_0000, sizeLog2: 12, ats: true))
+        #expect(!s.mustSend(.atc(streamID: 8, substreamID: 6, address: 0x10_0000, size: 0x1000)))
+        #expect(s.mustSend(.atc(streamID: 8, substreamID: 5, address: 0x10_0000, size: 0x1000)))
+        #expect(!s.mustSend(.atc(streamID: 8, substreamID: 5, address: 0x10_0000, size: 0x1000)))
+    }
+
+    /// 4.5.1: ATC_INV.Global with a SubstreamID also drops the endpoint's
+    /// global entries, which the shadow cannot tell apart: every PASID's go,
+    /// and the wire message carries the flag (docs/protocol.md, flags bit 1).
+    @Test func atcInvalidationGlobalReachesEveryPASID() {
+        let s = FrontEndShadow()
+        s.beginTranslation()
+        s.endTranslation(Self.entry(sid: 8, ssid: 5, asid: 3, vmid: 1, base: 0x10_0000, sizeLog2: 12, ats: true))
+        #expect(s.mustSend(.atc(streamID: 8, substreamID: 6, address: 0x10_0000, size: 0x1000, global: true)))
+        var w = WireWriter()
+        WireATCInvalidate(streamID: 8, substreamID: 6, address: 0x10_0000, size: 0x1000, global: true).encode(into: &w)
+        var r = WireReader(w.bytes)
+        #expect(WireATCInvalidate(&r).flags == 0b11)
+    }
+
+    /// Tags that are absent are values (HostInvalidation.covers): a
+    /// stage-2-only translation (no ASID) is not hit by a VA invalidation,
+    /// and a VMID-tagged one not by an invalidation without a VMID.
+    @Test func missingTagsAreNotWildcards() {
+        let s = FrontEndShadow()
+        s.beginTranslation()
+        s.endTranslation(Self.entry(sid: 3, asid: nil, vmid: 7, base: 0x4000_0000, sizeLog2: 12, ats: false))
+        #expect(!s.mustSend(.address(vmid: 7, asid: nil, address: 0x4000_0000, size: 0x1000)))
+        #expect(!s.mustSend(.vmid(8)))
+        #expect(s.mustSend(.ipa(vmid: 7, address: 0, size: 0x1000)))
+        let t = Self.shadowWithPage()
+        #expect(!t.mustSend(.address(vmid: nil, asid: 3, address: 0x10_0000, size: 0x1000)))
+        #expect(!t.mustSend(.asid(vmid: nil, asid: 3)))
+        #expect(t.mustSend(.asid(vmid: 1, asid: 3)))
     }
 
     @Test func tlbiDoesNotEmptyTheATC() {
         // Linux unmaps with a TLBI, then an ATC_INV: the TLBI reaches the
         // front end's cache, and the ATC_INV must still reach the endpoint.
         let s = Self.shadowWithPage(ats: true)
-        #expect(s.mustSend(Self.inv(VSMMU_INV_ADDRESS, asid: 3, addr: 0x10_0000, size: 0x1000)))
-        #expect(s.mustSend(Self.inv(VSMMU_INV_ATC, sid: 8, addr: 0x10_0000, size: 0x1000)))
-        #expect(!s.mustSend(Self.inv(VSMMU_INV_ATC, sid: 8, addr: 0x10_0000, size: 0x1000)))
+        #expect(s.mustSend(.address(vmid: 1, asid: 3, address: 0x10_0000, size: 0x1000)))
+        #expect(s.mustSend(.atc(streamID: 8, substreamID: nil, address: 0x10_0000, size: 0x1000)))
+        #expect(!s.mustSend(.atc(streamID: 8, substreamID: nil, address: 0x10_0000, size: 0x1000)))
         // A full TLB flush does not flush ATCs either.
         let t = Self.shadowWithPage(ats: true)
-        #expect(t.mustSend(Self.inv(VSMMU_INV_ALL)))
-        #expect(t.mustSend(Self.inv(VSMMU_INV_ATC, sid: 8, addr: 0, size: 0)))
+        #expect(t.mustSend(.all))
+        #expect(t.mustSend(.atc(streamID: 8, substreamID: nil, address: 0, size: 0)))
     }
 
     @Test func invalidationDuringATranslationIsAlwaysSent() {
@@ -95,20 +132,20 @@ struct FrontEndShadowTests {
         // invalidation; the front end must see the invalidation to drop it.
         let s = FrontEndShadow()
         s.beginTranslation()
-        #expect(s.mustSend(Self.inv(VSMMU_INV_ADDRESS, asid: 7, addr: 0x5000, size: 0x1000)))
-        s.endTranslation(Entry(sid: 1, asid: 7, vmid: nil, base: 0x5000, sizeLog2: 12, ats: false))
-        #expect(s.mustSend(Self.inv(VSMMU_INV_ADDRESS, asid: 7, addr: 0x5000, size: 0x1000)))
+        #expect(s.mustSend(.address(vmid: nil, asid: 7, address: 0x5000, size: 0x1000)))
+        s.endTranslation(Self.entry(sid: 1, asid: 7, vmid: nil, base: 0x5000, sizeLog2: 12, ats: false))
+        #expect(s.mustSend(.address(vmid: nil, asid: 7, address: 0x5000, size: 0x1000)))
     }
 
     @Test func pastCapacityEverythingIsSentUntilAFullFlush() {
         let s = FrontEndShadow(capacity: 4)
         for i in 0..<5 as Range<UInt64> {
             s.beginTranslation()
-            s.endTranslation(Entry(sid: 1, asid: 1, vmid: nil, base: i << 12, sizeLog2: 12, ats: false))
+            s.endTranslation(Self.entry(sid: 1, asid: 1, vmid: nil, base: i << 12, sizeLog2: 12, ats: false))
         }
-        #expect(s.mustSend(Self.inv(VSMMU_INV_ADDRESS, asid: 9, addr: 0x9999_0000, size: 0x1000)))
-        #expect(s.mustSend(Self.inv(VSMMU_INV_ALL)))
-        #expect(!s.mustSend(Self.inv(VSMMU_INV_ADDRESS, asid: 9, addr: 0x9999_0000, size: 0x1000)))
+        #expect(s.mustSend(.address(vmid: nil, asid: 9, address: 0x9999_0000, size: 0x1000)))
+        #expect(s.mustSend(.all))
+        #expect(!s.mustSend(.address(vmid: nil, asid: 9, address: 0x9999_0000, size: 0x1000)))
     }
 
     @Test func forgottenATSTranslationsKeepATCInvalidationsFlowing() {
@@ -116,9 +153,9 @@ struct FrontEndShadowTests {
         let s = FrontEndShadow(capacity: 2)
         for i in 0..<3 as Range<UInt64> {
             s.beginTranslation()
-            s.endTranslation(Entry(sid: 8, asid: 1, vmid: nil, base: i << 12, sizeLog2: 12, ats: true))
+            s.endTranslation(Self.entry(sid: 8, asid: 1, vmid: nil, base: i << 12, sizeLog2: 12, ats: true))
         }
-        #expect(s.mustSend(Self.inv(VSMMU_INV_ALL)))
-        #expect(s.mustSend(Self.inv(VSMMU_INV_ATC, sid: 8, addr: 0x7000, size: 0x1000)))
+        #expect(s.mustSend(.all))
+        #expect(s.mustSend(.atc(streamID: 8, substreamID: nil, address: 0x7000, size: 0x1000)))
     }
 }

@@ -21,7 +21,8 @@ struct FullSessionTests {
             f.ram.write64(tables[level] + index * 8, tables[level + 1] | 0b11)
         }
         let index = (iova >> 12) & 0x1FF
-        f.ram.write64(tables[3] + index * 8, pa | 1 << 10 | 3 << 8 | 1 << 6 | 0b11)
+        // AF, SH inner, AP[1]=1 (EL0), nG (io-pgtable-arm sets it on stage-1 leaves).
+        f.ram.write64(tables[3] + index * 8, pa | 1 << 11 | 1 << 10 | 3 << 8 | 1 << 6 | 0b11)
         return tables[0]
     }
 

@@ -2,6 +2,7 @@ import CVSMMU
 import Logging
 import SMMU
 import Synchronization
+import SystemPackage
 import Testing
 import VSMMUServer
 #if canImport(Glibc)
@@ -69,9 +70,7 @@ struct MalformedMessageTests {
         let probe = ClosureProbe()
         c.front.send(request: FrontRequest.translate.rawValue, payload: []) // a valid-size mismatch first
         _ = try c.receive()
-        _ = w.bytes.withUnsafeBytes { b in
-            [probe.writeEnd].withUnsafeBufferPointer { vsmmu_shim_send(c.front.fd, b.baseAddress, b.count, $0.baseAddress, 1) }
-        }
+        c.front.send(bytes: w.bytes, fds: [FileDescriptor(rawValue: probe.writeEnd)])
         shutdown(c.front.fd, Int32(SHUT_WR))
         #expect(c.waitForServerExit())
         #expect(probe.allCopiesClosed())
@@ -101,7 +100,7 @@ struct MalformedMessageTests {
             let s = connectClient()
             let ram = SharedRAM(base: 0x8000_0000, size: 1 << 16)
             var w = WireWriter(); WireMemRegion(guestAddr: ram.base, size: ram.size).encode(into: &w)
-            s.send(request: FrontRequest.addMemRegion.rawValue, payload: w.bytes, fds: [ram.fd])
+            s.send(request: FrontRequest.addMemRegion.rawValue, payload: w.bytes, fds: [FileDescriptor(rawValue: ram.fd)])
             #expect(s.waitReadable(ms: 2000))
             if case .success(let m) = s.receive() { #expect(TestClient.status(m) == 0) }
             #expect(mappingCount(of: ram) == 2)  // ours and the backend's

@@ -51,7 +51,7 @@ struct WireConstantsTests {
     /// The families vsmmu.h's "Constants" paragraph names, and its exceptions.
     static let sharedPrefixes = ["VSMMU_TR_", "VSMMU_XLATE_", "VSMMU_PERM_", "VSMMU_TAG_", "VSMMU_INV_",
                                  "VSMMU_EP_", "VSMMU_IRQ_", "VSMMU_PR_", "VSMMU_PRI_", "VSMMU_MMIO_SIZE"]
-    static let abiOnly: Set<String> = ["VSMMU_INV_ATC", "VSMMU_INV_SSID_VALID"]
+    static let abiOnly: Set<String> = ["VSMMU_INV_ATC", "VSMMU_INV_SSID_VALID", "VSMMU_INV_GLOBAL"]
 
     @Test func headerConstantsEqualTheWireProtocols() throws {
         let header = try Self.defines("CShims/include/vsmmu.h")
@@ -116,6 +116,10 @@ struct WireConstantsTests {
         #expect(wire["VSMMU_F_MMIO_WRITE_SYNC"] == Wire.featureMMIOWriteSync)
         #expect(wire["VSMMU_EP_ATS"] == UInt64(WireEndpoint.ats))
         #expect(wire["VSMMU_EP_PRI"] == UInt64(WireEndpoint.pri))
+        #expect(wire["VSMMU_TAG_ASID"] == UInt64(WireTranslateReply.tagASID))
+        #expect(wire["VSMMU_TAG_VMID"] == UInt64(WireTranslateReply.tagVMID))
+        #expect(wire["VSMMU_TAG_BYPASS"] == UInt64(WireTranslateReply.tagBypass))
+        #expect(wire["VSMMU_TAG_GLOBAL"] == UInt64(WireTranslateReply.tagGlobal))
         let caps: [(String, UInt32)] = [
             ("VSMMU_CAP_STAGE1", WireConfig.capStage1), ("VSMMU_CAP_STAGE2", WireConfig.capStage2),
             ("VSMMU_CAP_ATS", WireConfig.capATS), ("VSMMU_CAP_PRI", WireConfig.capPRI),

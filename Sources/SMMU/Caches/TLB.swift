@@ -77,14 +77,19 @@ final class TLB: @unchecked Sendable {
 
     var count: Int { storage.withLock { $0.table.count } }
 
-    /// Looks `address` up; on a hit returns the block's translation.
-    func lookup(tag: Tag, address: UInt64) -> (entry: Entry, sizeLog2: UInt8)? {
+    /// Looks `address` up; on a hit returns the block's translation and
+    /// whether it is a global entry (one that belongs to no ASID).
+    func lookup(tag: Tag, address: UInt64) -> (entry: Entry, sizeLog2: UInt8, global: Bool)? {
         let owner = TLBKey.owner(tag, global: false)
         let globalOwner = tag.asid == nil ? nil : TLBKey.owner(tag, global: true)
         return storage.withLock { s in
-            if let hit = Self.probe(&s, owner: owner, sizes: s.sizes, address: address) { return hit }
-            guard let globalOwner, s.globalSizes != 0 else { return nil }
-            return Self.probe(&s, owner: globalOwner, sizes: s.globalSizes, address: address)
+            if let hit = Self.probe(&s, owner: owner, sizes: s.sizes, address: address) {
+                return (hit.entry, hit.sizeLog2, false)
+            }
+            guard let globalOwner, s.globalSizes != 0,
+                  let hit = Self.probe(&s, owner: globalOwner, sizes: s.globalSizes, address: address)
+            else { return nil }
+            return (hit.entry, hit.sizeLog2, true)
         }
     }
 

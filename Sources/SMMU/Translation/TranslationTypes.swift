@@ -90,6 +90,10 @@ public struct Translation: Sendable, Hashable {
     /// Tags of the translation regime (nil where the stage is absent).
     public var asid: UInt16?
     public var vmid: UInt16?
+    /// The stage-1 leaf was global (nG == 0, 3.17.1): the translation belongs
+    /// to no ASID (`asid` is nil), so a VA invalidation of any ASID covers it
+    /// and an ASID invalidation does not.
+    public var global: Bool = false
     /// No translation took place (STE bypass, SMMU disabled with GBPA bypass,
     /// or a Translated transaction let through as a PA).
     public var bypass: Bool

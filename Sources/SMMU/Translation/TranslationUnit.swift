@@ -115,10 +115,10 @@ final class TranslationUnit: CacheMaintenance, @unchecked Sendable {
         let singleRange = stream.streamWorld == .el2
         let tag = TLB.Tag(el2: el2, vmid: stream.vmidTag, asid: context?.asid, aset: context?.aset ?? false)
         let tlbAddress = TLB.keyAddress(request.address, context: context, singleRange: singleRange)
-        if !splitStage, let (entry, log2) = tlb.lookup(tag: tag, address: tlbAddress),
+        if !splitStage, let (entry, log2, global) = tlb.lookup(tag: tag, address: tlbAddress),
            entry.permissions.allows(request.access) {
             return .translated(makeTranslation(request, stream: stream, context: context, outputBase: entry.outputBase,
-                                               sizeLog2: log2, permissions: entry.permissions))
+                                               sizeLog2: log2, permissions: entry.permissions, global: global))
         }
 
         let regime = context.map { Stage1Regime(ttb0: $0.ttb0, ttb1: $0.ttb1, wxn: $0.wxn, uwxn: $0.uwxn, el2: singleRange, pan: $0.pan) }
@@ -134,7 +134,7 @@ final class TranslationUnit: CacheMaintenance, @unchecked Sendable {
             let ipaBase = (walk.intermediateAddress ?? request.address) & ~mask
             return .translated(makeTranslation(request, stream: stream, context: context,
                                                outputBase: splitStage ? ipaBase : outputBase,
-                                               sizeLog2: log2, permissions: walk.permissions))
+                                               sizeLog2: log2, permissions: walk.permissions, global: walk.global))
         case .failure(let fault):
             // 3.9.1.2, 13.7: a Permission fault on the page answers an ATS
             // request with the permissions that are available: a write intent
@@ -166,11 +166,14 @@ final class TranslationUnit: CacheMaintenance, @unchecked Sendable {
     }
 
     func makeTranslation(_ request: TranslationRequest, stream: StreamConfig, context: ContextDescriptor?,
-                         outputBase: UInt64, sizeLog2: UInt8, permissions: Permissions) -> Translation {
+                         outputBase: UInt64, sizeLog2: UInt8, permissions: Permissions,
+                         global: Bool = false) -> Translation {
         let mask = (UInt64(1) << sizeLog2) &- 1
-        return Translation(inputBase: request.address & ~mask, outputBase: outputBase, sizeLog2: sizeLog2,
-                           permissions: permissions, streamID: request.streamID, substreamID: request.substreamID,
-                           asid: context?.asid, vmid: stream.vmidTag)
+        var t = Translation(inputBase: request.address & ~mask, outputBase: outputBase, sizeLog2: sizeLog2,
+                            permissions: permissions, streamID: request.streamID, substreamID: request.substreamID,
+                            asid: global ? nil : context?.asid, vmid: stream.vmidTag)
+        t.global = global && context != nil
+        return t
     }
 
     // MARK: - Configuration lookups (through the configuration cache)

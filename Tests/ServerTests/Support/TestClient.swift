@@ -2,6 +2,7 @@ import CVSMMU
 import Logging
 import SMMU
 import Synchronization
+import SystemPackage
 import VSMMUServer
 #if canImport(Glibc)
 import Glibc
@@ -62,11 +63,18 @@ final class TestClient: @unchecked Sendable {
     private let done = Flag()
     var backend: MessageSocket?
 
-    init(configuration: SMMUConfiguration = .init(), syncTimeoutMs: Int32 = Wire.syncTimeoutMs) throws {
+    /// `nonBlocking`: the server's end has O_NONBLOCK, as an inherited `--fd` may.
+    init(configuration: SMMUConfiguration = .init(), syncTimeoutMs: Int32 = Wire.syncTimeoutMs,
+         nonBlocking: Bool = false) throws {
         var logger = Logger(label: "vsmmu-test")
         logger.logLevel = .critical
         server = try VSMMUServer(configuration: configuration, logger: logger, syncTimeoutMs: syncTimeoutMs)
         let (a, b) = socketPair()
+        if nonBlocking {
+            precondition(fcntl(b, F_SETFL, fcntl(b, F_GETFL) | O_NONBLOCK) == 0)
+            var small: Int32 = 4096   // so that replies fill it
+            precondition(setsockopt(b, SOL_SOCKET, SO_SNDBUF, &small, socklen_t(MemoryLayout<Int32>.size)) == 0)
+        }
         front = MessageSocket(fd: a)
         let server = self.server
         let done = self.done
@@ -89,7 +97,7 @@ final class TestClient: @unchecked Sendable {
     }
 
     func send(_ request: UInt32, flags: UInt32 = Wire.version, payload: [UInt8] = [], fds: [Int32] = []) {
-        front.send(request: request, flags: flags, payload: payload, fds: fds)
+        front.send(request: request, flags: flags, payload: payload, fds: fds.map(FileDescriptor.init(rawValue:)))
     }
 
     /// Receives one message on the front-end channel within `ms`.
@@ -180,15 +188,18 @@ final class TestClient: @unchecked Sendable {
 /// tests of register behaviour run only then.
 enum ModelProbe {
     static let registerFileImplemented: Bool = {
-        var cb = vsmmu_callbacks()
-        cb.size = UInt32(MemoryLayout<vsmmu_callbacks>.size)
-        cb.mem_read = { _, _, _, _ in false }
-        var cfg = vsmmu_config()
-        _ = vsmmu_config_init(&cfg, MemoryLayout<vsmmu_config>.size)
-        guard let m = vsmmu_create(&cfg, &cb, nil, 0) else { return false }
-        defer { vsmmu_destroy(m) }
-        return vsmmu_mmio_read(m, 0, 4) != 0
+        guard let m = try? SMMUv3(memory: RegionGuestMemory(), host: NoHost()) else { return false }
+        return m.read(offset: 0, size: 4) != 0
     }()
+
+    private final class NoHost: HostSignals {
+        func raiseInterrupt(_ line: SMMUInterruptLine) {}
+        func writeMSI(address: UInt64, data: UInt32) {}
+        func invalidate(_ invalidation: HostInvalidation) {}
+        func synchronize() -> Bool { true }
+        func deliverPageResponse(_ response: PageResponse) {}
+        func resolveStall(streamID: UInt32, stag: UInt16, retry: Bool) {}
+    }
 }
 
 /// A descriptor that reports when every copy of it is closed: the write
