@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Builds the guest initramfs: Debian bookworm's busybox-static (arm64), the
 # project's guest/init, guest/tests/*.sh and guest/lib/*.sh, the guest test
-# programs guest/programs/*.c (cross-compiled statically for arm64 with
-# Debian's gcc-aarch64-linux-gnu, into /bin), and the kernel modules listed
-# in the kernel directory's modules.load. Packed as a gzip'd
+# programs (cross-compiled statically for arm64 with Debian's
+# gcc-aarch64-linux-gnu, into /bin: guest/programs/NAME.c, or every .c file of
+# a directory guest/programs/NAME/ together, as /bin/NAME), and the kernel
+# modules listed in the kernel directory's modules.load. Packed as a gzip'd
 # newc cpio and cached under $VSMMU_CACHE/initramfs/, keyed by the hash of its inputs (kernel
 # package, modules, busybox version, guest/ contents, this script). Prints the
 # path of the image.
@@ -66,10 +67,21 @@ install -m 0755 "$tmp/bb/bin/busybox" "$stage/bin/busybox"
 install -m 0755 "$VSMMU_ROOT/guest/init" "$stage/init"
 for t in "$VSMMU_ROOT"/guest/tests/*.sh; do install -m 0755 "$t" "$stage/tests/"; done
 for l in "$VSMMU_ROOT"/guest/lib/*.sh; do install -m 0644 "$l" "$stage/lib/vsmmu/"; done
-for src in "$VSMMU_ROOT"/guest/programs/*.c; do
-    [ -e "$src" ] || continue
-    prog=$(basename "$src" .c)
-    "$CROSS_CC" "${CROSS_CFLAGS[@]}" -o "$stage/bin/$prog" "$src" \
+# A program is one file guest/programs/NAME.c or a directory
+# guest/programs/NAME/ whose .c files are compiled together (its headers are
+# found next to them by #include "...").
+for src in "$VSMMU_ROOT"/guest/programs/*; do
+    if [ -d "$src" ]; then
+        prog=$(basename "$src")
+        srcs=("$src"/*.c)
+        [ -e "${srcs[0]}" ] || die "$src has no .c files"
+    elif [[ "$src" == *.c ]]; then
+        prog=$(basename "$src" .c)
+        srcs=("$src")
+    else
+        continue
+    fi
+    "$CROSS_CC" "${CROSS_CFLAGS[@]}" -o "$stage/bin/$prog" "${srcs[@]}" \
         || die "cross-compiling $src failed"
 done
 if [ "$with_modules" = 1 ]; then
