@@ -44,7 +44,7 @@ let package = Package(
         .testTarget(name: "SMMUTests", dependencies: ["SMMU"], path: "Tests/SMMUTests"),
         .testTarget(
             name: "ServerTests",
-            dependencies: ["VSMMUServer", "SMMU", "CVSMMU", .product(name: "SystemPackage", package: "swift-system")],
+            dependencies: ["VSMMUServer", "SMMU", "CVSMMU", "VSMMUCAPI", .product(name: "SystemPackage", package: "swift-system")],
             path: "Tests/ServerTests"),
     ]
 )

@@ -109,6 +109,7 @@ typedef struct vsmmu_config {
     uint8_t  priq_log2;          /* 1-19 */
     bool     coherent;
     bool     btm;
+    bool     ats_record_errors;  /* IDR0.ATSRECERR, CR2.REC_CFG_ATS; default off */
 } vsmmu_config;
 
 /* Smallest vsmmu_config.size accepted: ABI 1's struct, every field above

@@ -1,40 +1,62 @@
 import CVSMMU
 import SMMU
 
+/// Where each feature of `SMMUFeature.all` sits in vsmmu.h's vsmmu_config:
+/// the one mapping between the two, so both conversions below are loops
+/// over the feature table and a feature cannot be forgotten on one side
+/// (ConfigConversionTests checks that every feature and every C field is
+/// mapped once).
+enum CConfigField {
+    case flag(WritableKeyPath<vsmmu_config, Bool>)
+    case number(WritableKeyPath<vsmmu_config, UInt8>)
+    /// A named choice, stored as the configuration enum's raw value.
+    case rawValue(WritableKeyPath<vsmmu_config, UInt8>, get: (SMMUConfiguration) -> UInt8,
+                  set: (inout SMMUConfiguration, UInt8) -> Void)
+
+    nonisolated(unsafe) static let byFeature: [String: CConfigField] = [
+        "stage1": .flag(\.stage1), "stage2": .flag(\.stage2), "nested": .flag(\.nested),
+        "ssid-bits": .number(\.ssid_bits), "sid-bits": .number(\.sid_bits),
+        "two-level-strtab": .flag(\.two_level_strtab), "two-level-cdtab": .flag(\.two_level_cdtab),
+        "ats": .flag(\.ats), "pri": .flag(\.pri), "ats-record-errors": .flag(\.ats_record_errors),
+        "msi": .flag(\.msi), "sev": .flag(\.sev),
+        "stall-model": .rawValue(\.stall_model, get: { $0.stallModel.rawValue },
+                                 set: { $0.stallModel = .init(rawValue: $1) ?? .both }),
+        "hyp": .flag(\.hyp), "ril": .flag(\.range_invalidation),
+        "httu": .rawValue(\.httu, get: { $0.httu.rawValue }, set: { $0.httu = .init(rawValue: $1) ?? .none }),
+        "oas": .number(\.oas_bits),
+        "granule4k": .flag(\.granule_4k), "granule16k": .flag(\.granule_16k), "granule64k": .flag(\.granule_64k),
+        "asid16": .flag(\.asid16), "vmid16": .flag(\.vmid16),
+        "coherent": .flag(\.coherent), "btm": .flag(\.btm),
+        "cmdq-log2": .number(\.cmdq_log2), "evtq-log2": .number(\.evtq_log2), "priq-log2": .number(\.priq_log2),
+    ]
+}
+
 extension SMMUConfiguration {
-    /// The model configuration a C caller asked for (fields map one to one).
+    /// The model configuration a C caller asked for.
     public init(_ c: vsmmu_config) {
         self.init()
-        stage1 = c.stage1; stage2 = c.stage2; nested = c.nested
-        substreamIDBits = c.ssid_bits; streamIDBits = c.sid_bits
-        twoLevelStreamTable = c.two_level_strtab; twoLevelCDTables = c.two_level_cdtab
-        ats = c.ats; pri = c.pri; msi = c.msi; sev = c.sev
-        stallModel = StallModel(rawValue: c.stall_model) ?? .both
-        hyp = c.hyp; rangeInvalidation = c.range_invalidation
-        httu = HTTU(rawValue: c.httu) ?? .none
-        outputAddressBits = c.oas_bits
-        granule4K = c.granule_4k; granule16K = c.granule_16k; granule64K = c.granule_64k
-        asid16 = c.asid16; vmid16 = c.vmid16
-        commandQueueLog2 = c.cmdq_log2; eventQueueLog2 = c.evtq_log2; priQueueLog2 = c.priq_log2
-        coherent = c.coherent; broadcastTLBMaintenance = c.btm
+        for feature in SMMUFeature.all {
+            switch (feature.value, CConfigField.byFeature[feature.name]) {
+            case (.flag(let key), .flag(let field)?): self[keyPath: key] = c[keyPath: field]
+            case (.number(let key), .number(let field)?): self[keyPath: key] = c[keyPath: field]
+            case (.choice, .rawValue(let field, _, let set)?): set(&self, c[keyPath: field])
+            default: preconditionFailure("feature \(feature.name) has no matching vsmmu_config field")
+            }
+        }
     }
 
     /// The C mirror of this configuration (size: this library's sizeof).
     public var cConfig: vsmmu_config {
         var c = vsmmu_config()
         c.size = UInt32(MemoryLayout<vsmmu_config>.size)
-        c.stage1 = stage1; c.stage2 = stage2; c.nested = nested
-        c.ssid_bits = substreamIDBits; c.sid_bits = streamIDBits
-        c.two_level_strtab = twoLevelStreamTable; c.two_level_cdtab = twoLevelCDTables
-        c.ats = ats; c.pri = pri; c.msi = msi; c.sev = sev
-        c.stall_model = stallModel.rawValue
-        c.hyp = hyp; c.range_invalidation = rangeInvalidation
-        c.httu = httu.rawValue
-        c.oas_bits = outputAddressBits
-        c.granule_4k = granule4K; c.granule_16k = granule16K; c.granule_64k = granule64K
-        c.asid16 = asid16; c.vmid16 = vmid16
-        c.cmdq_log2 = commandQueueLog2; c.evtq_log2 = eventQueueLog2; c.priq_log2 = priQueueLog2
-        c.coherent = coherent; c.btm = broadcastTLBMaintenance
+        for feature in SMMUFeature.all {
+            switch (feature.value, CConfigField.byFeature[feature.name]) {
+            case (.flag(let key), .flag(let field)?): c[keyPath: field] = self[keyPath: key]
+            case (.number(let key), .number(let field)?): c[keyPath: field] = self[keyPath: key]
+            case (.choice, .rawValue(let field, let get, _)?): c[keyPath: field] = get(self)
+            default: preconditionFailure("feature \(feature.name) has no matching vsmmu_config field")
+            }
+        }
         return c
     }
 }
