@@ -121,3 +121,28 @@ struct TLBTests {
     }
     #expect(hits > 0)
 }
+
+/// A guest can make fresh ASID/VMID pairs without end (rewriting CDs and
+/// STEs, never TLBI_NSNH_ALL): what the TLB remembers about them stays
+/// bounded, and VA invalidations stay exact after that record gives up.
+struct TLBOwnerBoundTests {
+    @Test func ownerRecordIsBoundedAndVAInvalidationStillExact() {
+        let tlb = TLB()
+        let g = tlb.generation
+        let entry = TLB.Entry(outputBase: 0x9000, permissions: .read, stage2: false)
+        for vmid in UInt16(0)..<4 {
+            for asid in UInt16(0)..<4096 {
+                tlb.insert(tag: .init(el2: false, vmid: vmid, asid: asid), inputAddress: UInt64(asid) << 12,
+                           sizeLog2: 12, entry: entry, generation: g)
+            }
+        }
+        #expect(tlb.recordedOwners <= TLB.maxRecordedOwners)
+        // 4.4.2.4: TLBI_NH_VA drops the entry of that ASID and VMID, and no other.
+        let target = TLB.Tag(el2: false, vmid: 3, asid: 4095)
+        let neighbour = TLB.Tag(el2: false, vmid: 2, asid: 4095)
+        #expect(tlb.lookup(tag: target, address: 4095 << 12) != nil)
+        tlb.invalidate(.va(vmid: 3, asid: 4095, address: 4095 << 12, size: 4096, leafOnly: true, el2: false))
+        #expect(tlb.lookup(tag: target, address: 4095 << 12) == nil)
+        #expect(tlb.lookup(tag: neighbour, address: 4095 << 12) != nil)
+    }
+}

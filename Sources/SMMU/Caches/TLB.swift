@@ -56,12 +56,21 @@ final class TLB: @unchecked Sendable {
         var globalSizes: UInt64 = 0
         /// Owners inserted since the last full flush, so an address
         /// invalidation can probe exact keys instead of scanning every entry.
+        /// Bounded (a guest can mint ASID/VMID pairs without end): past
+        /// `maxRecordedOwners` it is dropped and address invalidations scan
+        /// until a scan finds few enough owners left to record again.
         var owners: Set<UInt64> = []
+        var ownersOverflowed = false
         var generation: UInt64 = 0
     }
 
     /// Above this many probes an address invalidation scans instead.
     private static let maxProbes = 4096
+    /// The most owners (regime, VMID, ASID, ASET, global) recorded.
+    static let maxRecordedOwners = 1024
+
+    /// How many owners are recorded (for tests of the bound).
+    var recordedOwners: Int { storage.withLock { $0.owners.count } }
 
     let capacity: Int
     private let storage: Mutex<Storage>
@@ -115,7 +124,13 @@ final class TLB: @unchecked Sendable {
             guard s.generation == generation else { return }
             s.table.insert(TLBKey(owner: owner, sizeLog2: sizeLog2, address: inputAddress), entry)
             if global { s.globalSizes |= 1 << UInt64(sizeLog2) } else { s.sizes |= 1 << UInt64(sizeLog2) }
-            s.owners.insert(owner)
+            guard !s.ownersOverflowed else { return }
+            if s.owners.count >= Self.maxRecordedOwners && !s.owners.contains(owner) {
+                s.owners.removeAll()
+                s.ownersOverflowed = true
+            } else {
+                s.owners.insert(owner)
+            }
         }
     }
 
@@ -134,15 +149,29 @@ final class TLB: @unchecked Sendable {
             s.sizes = 0
             s.globalSizes = 0
             s.owners.removeAll()
+            s.ownersOverflowed = false
         }
     }
 
     /// Drops every block of a matching owner that overlaps [address, address+size),
     /// by probing the keys such blocks would have; falls back to a scan when
     /// the range covers too many blocks.
-    private func invalidateRange(matching: (Owner) -> Bool, address: UInt64, size: UInt64) {
+    private func invalidateRange(matching: @Sendable (Owner) -> Bool, address: UInt64, size: UInt64) {
         storage.withLock { s in
             s.generation &+= 1
+            if s.ownersOverflowed {
+                // No record of owners: scan, and rebuild the record from
+                // what is left if it fits again.
+                var left: Set<UInt64> = []
+                var fits = true
+                s.table.removeAll { key, _ in
+                    if matching(key.decodedOwner) && Self.overlaps(key.base, key.sizeLog2, address, size) { return true }
+                    if fits { left.insert(key.owner); fits = left.count <= Self.maxRecordedOwners }
+                    return false
+                }
+                if fits { s.owners = left; s.ownersOverflowed = false }
+                return
+            }
             let owners = s.owners.filter { matching(TLBKey.decode($0)) }
             if owners.isEmpty { return }
             let last = size == 0 || address &+ (size &- 1) < address ? UInt64.max : address &+ (size &- 1)
