@@ -87,7 +87,7 @@ final class BackendLink: HostSignals, @unchecked Sendable {
             }
             return
         }
-        guard let message = WireInvalidate(inv), shadow.mustSend(inv) else { return }
+        guard let toSend = shadow.message(for: inv), let message = WireInvalidate(toSend) else { return }
         state.withLock { $0.postedSinceSync = true }
         send(.invalidate) { message.encode(into: &$0) }
     }

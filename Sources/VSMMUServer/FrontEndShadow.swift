@@ -34,6 +34,9 @@ final class FrontEndShadow: @unchecked Sendable {
         var cachedOverflowed = false
         var atcOverflowed = false
         var inFlight = 0
+        /// A translation filed under a TBI-tagged address went out since the
+        /// last full flush (or a translation in flight may be one).
+        var taggedSinceFlush = false
     }
 
     let capacity: Int
@@ -49,6 +52,7 @@ final class FrontEndShadow: @unchecked Sendable {
         state.withLock { s in
             s.inFlight -= 1
             guard let entry else { return }
+            if entry.tags.tagged { s.taggedSinceFlush = true }
             if !s.cachedOverflowed {
                 if s.cached.count >= capacity { s.cachedOverflowed = true; s.cached = [] }
                 else { s.cached.insert(entry) }
@@ -61,13 +65,37 @@ final class FrontEndShadow: @unchecked Sendable {
     }
 
     /// Whether `inv` must be sent; forgets the entries it invalidates.
-    func mustSend(_ inv: HostInvalidation) -> Bool {
+    func mustSend(_ inv: HostInvalidation) -> Bool { message(for: inv) != nil }
+
+    /// What to send for `inv`: nil when it cannot matter, `inv` itself, or
+    /// `.all` when it covers a translation the front end filed under a
+    /// TBI-tagged address: the front end compares raw addresses
+    /// (docs/protocol.md), so only a full flush is sure to reach it.
+    /// Forgets the entries the message invalidates.
+    func message(for inv: HostInvalidation) -> HostInvalidation? {
+        if case .address = inv {
+            let taggedHit = state.withLock { s in
+                // Untracked (overflowed): any tagged translation handed out
+                // may be hit. (A reply still in flight is the front end's
+                // to discard, whatever its address: docs/protocol.md.)
+                guard s.cachedOverflowed else {
+                    return s.cached.contains { $0.tags.tagged && inv.covers($0.tags) }
+                }
+                return s.taggedSinceFlush
+            }
+            if taggedHit { return decide(.all) ? .all : nil }
+        }
+        return decide(inv) ? inv : nil
+    }
+
+    private func decide(_ inv: HostInvalidation) -> Bool {
         state.withLock { s in
             if case .all = inv {
                 // Everything in the translation cache; ATCs keep theirs.
                 let needed = s.cachedOverflowed || s.inFlight > 0 || !s.cached.isEmpty
                 s.cached = []
                 s.cachedOverflowed = false
+                s.taggedSinceFlush = false
                 return needed
             }
             let atc: Bool

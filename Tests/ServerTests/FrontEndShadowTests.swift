@@ -159,3 +159,42 @@ struct FrontEndShadowTests {
         #expect(s.mustSend(.atc(streamID: 8, substreamID: nil, address: 0x7000, size: 0x1000)))
     }
 }
+
+/// 3.4.1: with TBI, VA[63:56] take no part in translation, and Linux's
+/// TLBI_NH_VA carries the untagged address. The front end files a
+/// translation under the raw (tagged) address it asked for and compares raw
+/// addresses, so the backend must send what reaches it: a full flush.
+@Suite struct TaggedTranslationTests {
+    static func tagged(_ base: UInt64) -> FrontEndShadow.Entry {
+        FrontEndShadow.Entry(tags: CachedTranslationTags(streamID: 8, asid: 3, vmid: 1, inputBase: base,
+                                                         sizeLog2: 12), ats: false)
+    }
+
+    @Test func untaggedVAInvalidationOfATaggedTranslationIsSentAsAll() {
+        let s = FrontEndShadow()
+        s.beginTranslation()
+        s.endTranslation(Self.tagged(0x5A00_0000_1000_0000))
+        let tlbi = HostInvalidation.address(vmid: 1, asid: 3, address: 0x1000_0000, size: 0x1000)
+        #expect(tlbi.covers(Self.tagged(0x5A00_0000_1000_0000).tags))
+        #expect(s.message(for: tlbi) == .all)
+        // Flushed: nothing left to send.
+        #expect(s.message(for: tlbi) == nil)
+    }
+
+    @Test func untaggedTranslationsKeepTheirOwnMessage() {
+        let s = FrontEndShadow()
+        s.beginTranslation()
+        s.endTranslation(Self.tagged(0x1000_0000))
+        let tlbi = HostInvalidation.address(vmid: 1, asid: 3, address: 0x1000_0000, size: 0x1000)
+        #expect(s.message(for: tlbi) == tlbi)
+    }
+
+    @Test func overflowedShadowSendsAllOnceATaggedTranslationWentOut() {
+        let s = FrontEndShadow(capacity: 1)
+        for base: UInt64 in [0x5A00_0000_1000_0000, 0x2000, 0x3000] {
+            s.beginTranslation(); s.endTranslation(Self.tagged(base))
+        }
+        let tlbi = HostInvalidation.address(vmid: 1, asid: 3, address: 0x7000_0000, size: 0x1000)
+        #expect(s.message(for: tlbi) == .all)
+    }
+}

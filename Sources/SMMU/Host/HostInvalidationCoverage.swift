@@ -28,6 +28,18 @@ public struct CachedTranslationTags: Sendable, Hashable {
                   inputBase: t.inputBase, sizeLog2: t.sizeLog2, bypass: t.bypass, global: t.global)
     }
 
+    /// The block's base without a TBI tag: VA[63:56] replaced by copies of
+    /// VA[55] (3.4.1). A translation is only ever handed out for a canonical
+    /// address or, with TBI, a tagged one, so a non-canonical base is tagged.
+    public var untaggedBase: UInt64 {
+        let low = inputBase & 0x00FF_FFFF_FFFF_FFFF
+        return (inputBase >> 55) & 1 == 1 ? low | 0xFF00_0000_0000_0000 : low
+    }
+
+    /// Filled through a TBI-tagged address: a cache that compares raw
+    /// addresses cannot match it to an (untagged) VA invalidation.
+    public var tagged: Bool { sizeLog2 < 56 && untaggedBase != inputBase }
+
     /// Whether the block overlaps [address, address + size); size 0 is 2^64.
     public func overlaps(address: UInt64, size: UInt64) -> Bool {
         let blockLast = sizeLog2 >= 64 ? UInt64.max : inputBase &+ ((UInt64(1) << sizeLog2) &- 1)
@@ -80,9 +92,13 @@ extension HostInvalidation {
             return !e.bypass && e.vmid == vmid
         case (.address(let vmid, let asid, let address, let size), .translations):
             // A global entry belongs to every ASID (4.4.2.4, 4.4.2.8).
+            // With TBI the tag does not take part in translation (3.4.1): the
+            // TLB keys the block without it, and so does this rule.
+            var untagged = e
+            untagged.inputBase = e.untaggedBase
             return !e.bypass && (e.asid != nil || e.global) && e.vmid == vmid
                 && (asid == nil || e.global || e.asid == asid)
-                && e.overlaps(address: address, size: size)
+                && untagged.overlaps(address: address, size: size)
         }
     }
 }
