@@ -107,6 +107,29 @@ struct StallTests {
         #expect(d.host.log.withLock { $0.stalls.map(\.1) } == [late.stag])
     }
 
+    /// 7.2.1: "If the stalled transaction is affected by a configuration or
+    /// translation invalidation and CMD_SYNC, the transaction must be retried
+    /// ... or the generation of a new fault"; 4.7.2.1: after the CMD_SYNC "a
+    /// stall record (STALL == 1) is not written after this point". A record
+    /// held for a full queue must not come out after CFGI_STE + CMD_SYNC: the
+    /// transaction is retried instead.
+    @Test func heldStallRecordIsRetriedNotWrittenAfterInvalidationAndSync_7_2_1() throws {
+        let d = try machine()
+        let entries = 1 << Int(d.eventqLog2)
+        for i in 0..<entries { _ = stallQuietly(d, 0x7000_0000 + UInt64(i) << 12) }
+        guard let late = stallQuietly(d, 0x7800_0000) else { return }
+        #expect(d.host.log.withLock { $0.stalls.isEmpty })
+        #expect(d.submit([DriverCmd.cfgiSTE(sid)]))
+        // Retried at the CMD_SYNC, its STAG freed.
+        #expect(d.host.log.withLock { $0.stalls.map { [UInt64($0.1), $0.2 ? 1 : 0] } } == [[UInt64(late.stag), 1]])
+        // Software consumes the queue: only the records written before.
+        #expect(d.drainEvents().count == entries)
+        #expect(d.drainEvents().isEmpty)
+        // The STAG is gone: a RESUME of it is a no-op (4.7.1).
+        #expect(d.submit([DriverCmd.resume(sid: sid, stag: late.stag, retry: true)]))
+        #expect(d.host.log.withLock { $0.stalls.count } == 1)
+    }
+
     /// 7.2.1: "Events caused by stalled transactions are not discarded" when
     /// the queue is unwritable because EVENTQEN == 0; the record is written
     /// once the queue is enabled (6.3.95: no overflow either).

@@ -130,6 +130,13 @@ extension ControlUnit {
             // 4.7.3: complete only when every earlier invalidation has taken
             // effect everywhere, ATCs included. No lock is held here.
             guard host.synchronize() else { return .failure(.CERROR_ATC_INV_SYNC) }
+            // 7.2.1, 4.7.2.1: a stall record still held for an unwritable
+            // Event queue must not be written after an invalidation and this
+            // CMD_SYNC (it would describe the old configuration): the stalled
+            // transaction is retried instead, and faults anew if it must.
+            for (sid, stag) in registers.withLock({ $0.stalls.releaseHeld() }) {
+                host.resolveStall(streamID: sid, stag: stag, retry: true)
+            }
             switch completion {
             case .none, .sev:
                 break   // SEV: sent by runCommandQueue once CONS has moved.

@@ -59,6 +59,16 @@ struct StallTable: Sendable {
         return freed
     }
 
+    /// Frees every STAG whose record is still held (not yet written).
+    mutating func releaseHeld() -> [(UInt32, UInt16)] {
+        let stags = heldOrder
+        return stags.map { stag in
+            let i = Int(stag)
+            defer { free(i) }
+            return (owner[i], stag)
+        }
+    }
+
     private mutating func free(_ i: Int) {
         used[i] = false; count -= 1
         if held[i] != nil {
