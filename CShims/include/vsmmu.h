@@ -112,9 +112,10 @@ typedef struct vsmmu_config {
     bool     ats_record_errors;  /* IDR0.ATSRECERR, CR2.REC_CFG_ATS; default off */
 } vsmmu_config;
 
-/* Smallest vsmmu_config.size accepted: ABI 1's struct, every field above
- * (appended fields will not change it). */
-#define VSMMU_CONFIG_SIZE_MIN sizeof(vsmmu_config)
+/* Smallest vsmmu_config.size accepted: ABI 1's struct (through
+ * ats_record_errors), a number frozen so that appended fields never change it. */
+#define VSMMU_CONFIG_SIZE_MIN 32u
+_Static_assert(sizeof(vsmmu_config) >= VSMMU_CONFIG_SIZE_MIN, "vsmmu_config shrank below ABI 1");
 
 /* Fills the first `size` bytes of *cfg with the defaults (every feature on)
  * and sets cfg->size = size. false, and nothing written, if size is below

@@ -31,6 +31,36 @@ enum CConfigField {
     ]
 }
 
+extension CConfigField {
+    /// The first field of `c` whose bytes mean nothing, as a message: a
+    /// bool that is neither 0 nor 1 (reading it as a Swift Bool would be
+    /// undefined), or a choice with no such setting. Reads the caller's raw
+    /// bytes (the first `size` of the struct; fields past it take defaults).
+    static func invalidField(in bytes: UnsafeRawBufferPointer) -> String? {
+        do {
+            for feature in SMMUFeature.all {
+                switch byFeature[feature.name] {
+                case .flag(let key)?:
+                    let offset = MemoryLayout<vsmmu_config>.offset(of: key)!
+                    guard offset < bytes.count else { continue }
+                    let b = bytes[offset]
+                    if b > 1 { return "vsmmu_config field for '\(feature.name)' is \(b), not a bool (0 or 1)" }
+                case .rawValue(let key, let get, let set)?:
+                    let offset = MemoryLayout<vsmmu_config>.offset(of: key)!
+                    guard offset < bytes.count else { continue }
+                    let v = bytes[offset]
+                    var probe = SMMUConfiguration()
+                    set(&probe, v)
+                    if get(probe) != v { return "vsmmu_config field for '\(feature.name)' is \(v): no such setting" }
+                case .number?, nil:
+                    break
+                }
+            }
+            return nil
+        }
+    }
+}
+
 extension SMMUConfiguration {
     /// The model configuration a C caller asked for.
     public init(_ c: vsmmu_config) {

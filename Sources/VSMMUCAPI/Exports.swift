@@ -29,8 +29,9 @@ private func copyError(_ message: String, to err: UnsafeMutablePointer<CChar>?, 
 enum ABI {
     static let version = UInt32(VSMMU_ABI_VERSION)
     static let configSize = MemoryLayout<vsmmu_config>.size
-    /// VSMMU_CONFIG_SIZE_MIN: every field of ABI 1.
-    static let configMinimum = MemoryLayout<vsmmu_config>.size
+    /// VSMMU_CONFIG_SIZE_MIN: ABI 1's struct, frozen (appending fields
+    /// grows sizeof, never this).
+    static let configMinimum = 32
     static let callbacksSize = MemoryLayout<vsmmu_callbacks>.size
     /// VSMMU_CALLBACKS_SIZE_MIN: the callbacks up to stall_resolve.
     static let callbacksMinimum = MemoryLayout<vsmmu_callbacks>.offset(of: \vsmmu_callbacks.send_event)!
@@ -87,7 +88,12 @@ public func vsmmu_create(_ cfg: UnsafePointer<vsmmu_config>?, _ cb: UnsafePointe
     var configuration = SMMUConfiguration()
     if let cfg {
         switch ABI.read(cfg, name: "vsmmu_config", minimum: ABI.configMinimum, defaults: SMMUConfiguration().cConfig) {
-        case .success(let c): configuration = SMMUConfiguration(c)
+        case .success(let c):
+            let size = Int(c.size)   // checked by ABI.read
+            if let why = CConfigField.invalidField(in: UnsafeRawBufferPointer(start: UnsafeRawPointer(cfg), count: size)) {
+                return fail(why)
+            }
+            configuration = SMMUConfiguration(c)
         case .failure(let bad): return fail(bad.message)
         }
     }

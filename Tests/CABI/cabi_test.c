@@ -274,6 +274,21 @@ static void check_versioning(struct host *h, const vsmmu_callbacks *full)
     CHECK(big[0] == 0x55, "config_init wrote into a struct it refused");
     CHECK(!vsmmu_config_init(&cfg, VSMMU_CONFIG_SIZE_MIN - 1), "config_init accepted a size below the minimum");
 
+    /* ABI 1's struct is 32 bytes, and stays the minimum whatever is appended. */
+    CHECK(VSMMU_CONFIG_SIZE_MIN == 32, "VSMMU_CONFIG_SIZE_MIN %u", (unsigned)VSMMU_CONFIG_SIZE_MIN);
+
+    /* Invalid contents are refused with a message, not converted: a flag
+     * byte that is neither 0 nor 1, and a stall model with no meaning. */
+    vsmmu_config bad = cfg;
+    memset(&bad.ats, 2, 1);
+    err[0] = 0;
+    CHECK(vsmmu_create(&bad, full, err, sizeof err) == NULL, "flag byte 2 accepted");
+    CHECK(strstr(err, "ats") != NULL, "no field in the message: '%s'", err);
+    bad = cfg;
+    bad.stall_model = 3;
+    CHECK(vsmmu_create(&bad, full, err, sizeof err) == NULL, "stall_model 3 accepted");
+    CHECK(strstr(err, "stall") != NULL, "no field in the message: '%s'", err);
+
     /* A config from a newer header (larger) or none at all (size 0) is refused. */
     vsmmu_config newer = cfg;
     newer.size = sizeof newer + 8;
