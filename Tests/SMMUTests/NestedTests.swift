@@ -80,15 +80,23 @@ struct NestedTests {
         guard case .fault = l.d.smmu.translate(TranslationRequest(streamID: sid, address: hole)) else {
             Issue.record("unmapped IPA must fault"); return
         }
-        let e = l.d.drainEvents()
-        #expect(e.count == 1)
-        if let e = e.first {
-            #expect(e[0] & 0xFF == 0x10)
-            #expect((e[1] >> 39) & 1 == 1)
-            #expect((e[1] >> 40) & 3 == 0b10)
-            #expect(e[2] == hole)
+        if let e = Self.expectStage2InputTranslationFault(l.d.drainEvents(), inputAddress: hole) {
             #expect(e[3] == Self.ib + 0x5000)
         }
+    }
+
+    /// One F_TRANSLATION (0x10) record of stage 2 (S2 [103] = 1) for the
+    /// input address (CLASS [105:104] = IN, 0b10; InputAddr in word 2,
+    /// 7.3.13); returns it for further checks.
+    @discardableResult
+    static func expectStage2InputTranslationFault(_ events: [[UInt64]], inputAddress: UInt64) -> [UInt64]? {
+        #expect(events.count == 1)
+        guard let e = events.first else { return nil }
+        #expect(e[0] & 0xFF == 0x10)
+        #expect((e[1] >> 39) & 1 == 1)
+        #expect((e[1] >> 40) & 3 == 0b10)
+        #expect(e[2] == inputAddress)
+        return e
     }
 
     @Test func nestedTranslatesWithCDAndTablesInIPASpace() throws {

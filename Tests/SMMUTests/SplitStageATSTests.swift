@@ -65,14 +65,7 @@ struct SplitStageATSTests {
         guard case .fault = l.d.smmu.translate(TranslationRequest(streamID: sid, address: hole, kind: .translated)) else {
             Issue.record("an unmapped IPA must fault"); return
         }
-        let e = l.d.drainEvents()
-        #expect(e.count == 1)
-        if let e = e.first {
-            #expect(e[0] & 0xFF == 0x10)
-            #expect((e[1] >> 39) & 1 == 1)
-            #expect((e[1] >> 40) & 3 == 0b10)
-            #expect(e[2] == hole)
-        }
+        NestedTests.expectStage2InputTranslationFault(l.d.drainEvents(), inputAddress: hole)
     }
 
     /// 3.9.1.3 priority 10: "If STE.EATS is 0b10 (Split-stage), then

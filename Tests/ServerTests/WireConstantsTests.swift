@@ -9,11 +9,7 @@ import VSMMUServer
 /// document.
 @Suite("Wire constants")
 struct WireConstantsTests {
-    static let root: String = {
-        var parts = #filePath.split(separator: "/", omittingEmptySubsequences: false)
-        parts.removeLast(3)   // Tests/ServerTests/WireConstantsTests.swift
-        return parts.joined(separator: "/")
-    }()
+    static var root: String { CABITests.packageRoot }
 
     /// `#define NAME VALUE` lines whose value is a number, `(1u << n)` or
     /// `(1ull << n)` (suffixes u, l ignored); others are skipped.
