@@ -56,7 +56,7 @@ struct ATSResponseTests {
 
     /// 3.9.1.2: C_BAD_SUBSTREAMID (a PASID on an STE without substreams) is CA, no event.
     @Test func badSubstreamIsCompleterAbortWithoutEvent_3_9_1_2() throws {
-        let (d, _) = try ATSTests().machine(eats: 1)
+        let (d, _) = try ATSTests().machine(eats: .full)
         _ = d.drainEvents()
         let f = try #require(atsFault(d.smmu.translate(request(va, ssid: 1))))
         #expect(f.atsStatus == .completerAbort)
@@ -69,7 +69,7 @@ struct ATSResponseTests {
     @Test func invalidCDOfTornDownPASIDIsCompleterAbortWithoutEvent_3_9_1_2() throws {
         let d = try driver()
         let cdTable = d.ram.base + 0x30_0000             // 16 CDs, all zero: V = 0
-        d.writeSTE(sid: sid, STEWords.stage1(cdPointer: cdTable, cdMax: 4, s1dss: 2, eats: 1))
+        d.writeSTE(sid: sid, STEWords.stage1(cdPointer: cdTable, cdMax: 4, s1dss: .substream0, eats: .full))
         #expect(d.submit([DriverCmd.cfgiSTE(sid)]))
         _ = d.drainEvents()
         let f = try #require(atsFault(d.smmu.translate(request(va, ssid: 3))))
@@ -82,7 +82,7 @@ struct ATSResponseTests {
     /// 3.9.1.2: F_CD_FETCH (an external abort fetching the CD) is CA, no event.
     @Test func cdFetchAbortIsCompleterAbortWithoutEvent_3_9_1_2() throws {
         let d = try driver()
-        d.writeSTE(sid: sid, STEWords.stage1(cdPointer: 0x1000, eats: 1))    // outside guest RAM
+        d.writeSTE(sid: sid, STEWords.stage1(cdPointer: 0x1000, eats: .full))    // outside guest RAM
         #expect(d.submit([DriverCmd.cfgiSTE(sid)]))
         _ = d.drainEvents()
         let f = try #require(atsFault(d.smmu.translate(request(va))))
@@ -122,7 +122,7 @@ struct ATSResponseTests {
     /// "STE.Config == 0b000: Terminated with UR status" — and no event.
     @Test func abortSTEIsUnsupportedRequestWithoutEvent_3_9_1_2() throws {
         let d = try driver()
-        d.writeSTE(sid: sid, [1 | 0b000 << 1, 1 << 28])    // V, Config = abort, EATS = 0b01 (IGNORED)
+        d.writeSTE(sid: sid, STEWords.plain(.abort, eats: .full))    // EATS IGNORED
         _ = d.drainEvents()
         let f = try #require(atsFault(d.smmu.translate(request(va))))
         #expect(f.atsStatus == .unsupportedRequest)
@@ -132,7 +132,7 @@ struct ATSResponseTests {
     /// "STE.Config == 0b100: Terminated with UR status and F_BAD_ATS_TREQ generated".
     @Test func bypassSTEIsUnsupportedRequestWithBadATSTreq_3_9_1_2() throws {
         let d = try driver()
-        d.writeSTE(sid: sid, [1 | 0b100 << 1, 1 << 28])    // EATS = 0b01 is IGNORED: effective 0b00
+        d.writeSTE(sid: sid, STEWords.plain(.bypass, eats: .full))   // EATS IGNORED: effective 0b00
         _ = d.drainEvents()
         let f = try #require(atsFault(d.smmu.translate(request(va))))
         #expect(f.atsStatus == .unsupportedRequest)
@@ -143,7 +143,7 @@ struct ATSResponseTests {
 
     /// F_TRANSLATION: "Success: R == W == 0 (access denied)", no event.
     @Test func translationFaultIsSuccessWithNoAccess_3_9_1_2() throws {
-        let (d, _) = try ATSTests().machine(eats: 1)
+        let (d, _) = try ATSTests().machine(eats: .full)
         _ = d.drainEvents()
         let f = try #require(atsFault(d.smmu.translate(request(0x7000_0000))))
         #expect(f.atsStatus == .noAccess)
@@ -154,7 +154,7 @@ struct ATSResponseTests {
     /// requested, from available translation table permissions" (3.9.1.2;
     /// 13.7 example "NW == 0 ... User-RO: R == 1, W == 0").
     @Test func writeIntentToReadOnlyPageGrantsReadOnly_13_7() throws {
-        let (d, pa) = try ATSTests().machine(eats: 1)
+        let (d, pa) = try ATSTests().machine(eats: .full)
         _ = d.drainEvents()
         guard case .translated(let t) = d.smmu.translate(request(va + 0x1000, write: true)) else {
             Issue.record("a read-only page must still grant read to a write-intent request"); return
@@ -177,7 +177,7 @@ struct ATSResponseTests {
         t.map(va + 0x1000, to: pa + 0x1000)                              // UXN
         let cd = d.ram.base + 0x30_0000
         d.ram.writeWords(cd, CDWords.linux(asid: 1, ttb0: t.root))
-        d.writeSTE(sid: sid, STEWords.stage1(cdPointer: cd, eats: 1))
+        d.writeSTE(sid: sid, STEWords.stage1(cdPointer: cd, eats: .full))
         #expect(d.submit([DriverCmd.cfgiSTE(sid)]))
         guard case .translated(let plain) = d.smmu.translate(request(va)) else {
             Issue.record("executable page must translate"); return
@@ -199,7 +199,7 @@ extension ATSResponseTests {
         let d = try driver()
         let cd = d.ram.base + 0x30_0000
         d.ram.writeWords(cd, CDWords.linux(asid: 1, ttb0: 0x1000))      // TTB0 outside guest RAM
-        d.writeSTE(sid: sid, STEWords.stage1(cdPointer: cd, eats: 1))
+        d.writeSTE(sid: sid, STEWords.stage1(cdPointer: cd, eats: .full))
         #expect(d.submit([DriverCmd.cfgiSTE(sid)]))
         _ = d.drainEvents()
         let f = try #require(atsFault(d.smmu.translate(request(va))))
@@ -222,9 +222,10 @@ extension ATSResponseTests {
         t.map(va, to: pa, attrs: PT4K.af | PT4K.innerShareable | PT4K.apEL0 | PT4K.apReadOnly | PT4K.uxn | dbm)
         let cd = d.ram.base + 0x30_0000
         var words = CDWords.linux(asid: 1, ttb0: t.root)
-        words[0] |= 1 << 42 | 1 << 43                                   // CD.HD, CD.HA
+        words.set(CD.Fields.hd)
+        words.set(CD.Fields.ha)
         d.ram.writeWords(cd, words)
-        d.writeSTE(sid: sid, STEWords.stage1(cdPointer: cd, eats: 1))
+        d.writeSTE(sid: sid, STEWords.stage1(cdPointer: cd, eats: .full))
         #expect(d.submit([DriverCmd.cfgiSTE(sid)]))
         // Level-3 descriptor slot: walk the tables the builder wrote.
         var table = t.root

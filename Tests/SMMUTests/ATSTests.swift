@@ -8,7 +8,7 @@ struct ATSTests {
     let va: UInt64 = 0x1234_5000
 
     /// One stage-1 CD (ASID 1) mapping `va` RW and `va + 0x1000` read-only.
-    func machine(eats: UInt64) throws -> (LinuxLikeDriver, pa: UInt64) {
+    func machine(eats: STE.EATS) throws -> (LinuxLikeDriver, pa: UInt64) {
         let d = try LinuxLikeDriver()
         #expect(d.reset())
         let base = d.ram.base
@@ -26,7 +26,7 @@ struct ATSTests {
     }
 
     @Test func translationRequestReturnsAddressSizeAndPermissions() throws {
-        let (d, pa) = try machine(eats: 1)
+        let (d, pa) = try machine(eats: .full)
         guard case .translated(let t) = d.smmu.translate(TranslationRequest(streamID: sid, address: va | 0x10,
                                                                             ats: true)) else {
             Issue.record("ATS request should translate"); return
@@ -47,7 +47,7 @@ struct ATSTests {
     /// 3.9.1: a translation-related fault on an ATS Translation Request is
     /// reported in the completion, not recorded.
     @Test func translationFaultIsNotRecorded() throws {
-        let (d, _) = try machine(eats: 1)
+        let (d, _) = try machine(eats: .full)
         _ = d.drainEvents()
         guard case .fault(let f) = d.smmu.translate(TranslationRequest(streamID: sid, address: 0x7000_0000,
                                                                        ats: true)) else {
@@ -60,7 +60,7 @@ struct ATSTests {
 
     /// EATS = 0: an ATS Translation Request is F_BAD_ATS_TREQ (7.3.6: type 0x05).
     @Test func eatsZeroRecordsBadATSTranslationRequest() throws {
-        let (d, _) = try machine(eats: 0)
+        let (d, _) = try machine(eats: .off)
         _ = d.drainEvents()
         guard case .fault = d.smmu.translate(TranslationRequest(streamID: sid, address: va, ats: true)) else {
             Issue.record("EATS=0 must refuse ATS"); return
@@ -82,7 +82,7 @@ struct ATSTests {
         let d = try LinuxLikeDriver()
         #expect(d.reset())
         let cdTable = d.ram.base + 0x30_0000
-        d.writeSTE(sid: sid, STEWords.stage1(cdPointer: cdTable, cdMax: 4, s1dss: 0, eats: 1))
+        d.writeSTE(sid: sid, STEWords.stage1(cdPointer: cdTable, cdMax: 4, s1dss: .terminate, eats: .full))
         #expect(d.submit([DriverCmd.cfgiSTE(sid)]))
         _ = d.drainEvents()
         guard case .fault(let f) = d.smmu.translate(TranslationRequest(streamID: sid, address: va, ats: true)) else {
@@ -98,7 +98,7 @@ struct ATSTests {
     /// CMD_ATC_INV (4.5.1): span 4096 * 2^Size, address aligned down to it;
     /// SSV selects the PASID; completion by the following CMD_SYNC.
     @Test func atcInvalidationReachesHostAndSyncWaits() throws {
-        let (d, _) = try machine(eats: 1)
+        let (d, _) = try machine(eats: .full)
         let syncsBefore = d.host.log.withLock { $0.syncs }
         #expect(d.submit([DriverCmd.atcInv(sid: sid, ssid: 4, address: 0x1234_7000, size: 2),
                           DriverCmd.atcInv(sid: sid, address: va, size: 0)]))
@@ -114,7 +114,7 @@ struct ATSTests {
     /// with CMDQ_CONS.ERR = CERROR_ATC_INV_SYNC (3) at the sync, and toggles
     /// GERROR.CMDQ_ERR (bit 0).
     @Test func failedATCSyncRaisesCommandQueueError() throws {
-        let (d, _) = try machine(eats: 1)
+        let (d, _) = try machine(eats: .full)
         let gerrorBefore = d.read32(Reg.GERROR)
         let consBefore = d.read32(Reg.CMDQ_CONS)
         d.host.syncResult = false

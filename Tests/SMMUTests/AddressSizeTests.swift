@@ -35,7 +35,7 @@ struct AddressSizeTests {
     @Test func bypassSTERecordsStage1AddressSizeBeyondOAS_3_4() throws {
         let d = try LinuxLikeDriver()
         #expect(d.reset())
-        d.writeSTE(sid: sid, [1 | 0b100 << 1])
+        d.writeSTE(sid: sid, STEWords.plain(.bypass))
         #expect(d.submit([DriverCmd.cfgiSTE(sid)]))
         _ = d.drainEvents()
         #expect(faultOrNil(d.smmu.translate(TranslationRequest(streamID: sid, address: beyond))) != nil)
@@ -68,7 +68,7 @@ struct AddressSizeTests {
     @Test func s1dssBypassRecordsStage1AddressSizeBeyondIAS_3_4() throws {
         let d = try LinuxLikeDriver()
         #expect(d.reset())
-        d.writeSTE(sid: sid, STEWords.stage1(cdPointer: d.ram.base + 0x30_0000, cdMax: 4, s1dss: 1))
+        d.writeSTE(sid: sid, STEWords.stage1(cdPointer: d.ram.base + 0x30_0000, cdMax: 4, s1dss: .bypass))
         #expect(d.submit([DriverCmd.cfgiSTE(sid)]))
         _ = d.drainEvents()
         #expect(faultOrNil(d.smmu.translate(TranslationRequest(streamID: sid, address: beyond))) != nil)
@@ -89,7 +89,7 @@ extension AddressSizeTests {
     @Test func atsRequestBeyondIASWithStage1SkippedIsNoAccess_3_9_1_2() throws {
         let d = try LinuxLikeDriver()
         #expect(d.reset())
-        d.writeSTE(sid: sid, STEWords.stage1(cdPointer: d.ram.base + 0x30_0000, cdMax: 4, s1dss: 1, eats: 1))
+        d.writeSTE(sid: sid, STEWords.stage1(cdPointer: d.ram.base + 0x30_0000, cdMax: 4, s1dss: .bypass, eats: .full))
         #expect(d.submit([DriverCmd.cfgiSTE(sid)]))
         _ = d.drainEvents()
         let f = try #require(faultOrNil(d.smmu.translate(TranslationRequest(streamID: sid, address: beyond, ats: true))))

@@ -4,12 +4,12 @@ import Testing
 private let base = TableTestMemory.base
 private let ttbBase = base + 0x100_0000     // TTB0 of CD n is ttbBase + n * 4 KiB (tags the CD)
 
-private func taggedCD(_ n: UInt64) -> DescriptorImage { CD.valid(ttb0: ttbBase + n * 0x1000, asid: n & 0xFFFF) }
+private func taggedCD(_ n: UInt64) -> DescriptorImage { CD.valid(ttb0: ttbBase + n * 0x1000, asid: UInt16(n & 0xFFFF)) }
 private func tagOf(_ r: Result<ContextDescriptor, ConfigFault>) -> UInt64? {
     r.successValue?.ttb0.map { ($0.tableBase - ttbBase) / 0x1000 }
 }
 
-private func stage1Stream(ptr: UInt64, cdMax: UInt8, fmt: UInt8, dss: UInt8 = 0) -> StreamConfig {
+private func stage1Stream(ptr: UInt64, cdMax: UInt8, fmt: STE.S1Fmt, dss: STE.S1DSS = .terminate) -> StreamConfig {
     var s = StreamConfig(mode: .translate)
     s.stage1 = Stage1Config(contextPointer: ptr, format: fmt, cdMaxBits: cdMax, defaultSubstream: dss)
     return s
@@ -23,7 +23,7 @@ private func lookup(_ s: StreamConfig, _ ssid: UInt32, _ mem: TableTestMemory,
 @Test func singleCD() {
     let mem = TableTestMemory()
     mem.write(taggedCD(1).words, at: base + 0x40)
-    let s = stage1Stream(ptr: base + 0x40, cdMax: 0, fmt: 0)
+    let s = stage1Stream(ptr: base + 0x40, cdMax: 0, fmt: .linear)
     #expect(tagOf(lookup(s, 0, mem)) == 1)
     // S1CDMax=0: any SubstreamID is out of range.
     #expect(lookup(s, 1, mem).failureValue == ConfigFault(type: .C_BAD_SUBSTREAMID, fetchAddress: 0, record: true))
@@ -34,19 +34,24 @@ private func lookup(_ s: StreamConfig, _ ssid: UInt32, _ mem: TableTestMemory,
     let table = base + 0x1_0000
     for n: UInt64 in [0, 3, 15] { mem.write(taggedCD(n).words, at: table + n * 64) }
     // 16 CDs: the table is aligned to 1 KiB, S1ContextPtr[9:6] taken as zero.
-    let s = stage1Stream(ptr: table + 0x3C0, cdMax: 4, fmt: 0)
+    let s = stage1Stream(ptr: table + 0x3C0, cdMax: 4, fmt: .linear)
     for n: UInt32 in [0, 3, 15] { #expect(tagOf(lookup(s, n, mem)) == UInt64(n)) }
     #expect(lookup(s, 1, mem).failureValue?.type == .C_BAD_CD)          // zero CD: V=0
     #expect(lookup(s, 16, mem).failureValue?.type == .C_BAD_SUBSTREAMID)
 }
 
-/// L1CD: V [0], L2Ptr [55:12] (5.3).
-private func l1cd(_ l2: UInt64, valid: Bool = true) -> UInt64 { (l2 & 0x00FF_FFFF_FFFF_F000) | (valid ? 1 : 0) }
+/// An L1CD (5.3) pointing at `l2`.
+private func l1cd(_ l2: UInt64, valid: Bool = true) -> UInt64 {
+    var d: [UInt64] = [0]
+    d.set(L1CD.Fields.v, valid)
+    d.set(L1CD.Fields.l2Ptr, l2)
+    return d[0]
+}
 
-@Test(arguments: [UInt8(1), 2])
-func twoLevelCDTable20BitSSIDs(fmt: UInt8) {
+@Test(arguments: [STE.S1Fmt.twoLevel4K, .twoLevel64K])
+func twoLevelCDTable20BitSSIDs(fmt: STE.S1Fmt) {
     let mem = TableTestMemory(size: 8 << 20)
-    let leafBits: UInt64 = fmt == 1 ? 6 : 10      // 4 KiB leaves of 64 CDs, 64 KiB leaves of 1024 CDs
+    let leafBits: UInt64 = fmt == .twoLevel4K ? 6 : 10      // 4 KiB leaves of 64 CDs, 64 KiB leaves of 1024 CDs
     let l1 = base                                  // 2^(20-leafBits) L1CDs: 128 KiB or 8 KiB
     let leafA = base + 0x40_0000
     let leafB = base + 0x50_0000
@@ -77,29 +82,29 @@ func twoLevelCDTable20BitSSIDs(fmt: UInt8) {
     let l1 = base + 0x2000, leaf = base + 0x4000
     mem.write([l1cd(leaf)], at: l1)
     mem.write(taggedCD(9).words, at: leaf + 9 * 64)
-    #expect(tagOf(lookup(stage1Stream(ptr: l1, cdMax: 4, fmt: 1), 9, mem)) == 9)
+    #expect(tagOf(lookup(stage1Stream(ptr: l1, cdMax: 4, fmt: .twoLevel4K), 9, mem)) == 9)
     // 64 KiB leaves: L2Ptr[15:12] are RES0 and taken as zero.
     let leaf64 = base + 0x10_0000
     mem.write([l1cd(leaf64 + 0x3000)], at: l1)
     mem.write(taggedCD(10).words, at: leaf64 + 9 * 64)
-    #expect(tagOf(lookup(stage1Stream(ptr: l1, cdMax: 12, fmt: 2), 9, mem)) == 10)
+    #expect(tagOf(lookup(stage1Stream(ptr: l1, cdMax: 12, fmt: .twoLevel64K), 9, mem)) == 10)
 }
 
 @Test func cdFetchAborts() {
     let mem = TableTestMemory(size: 1 << 20)
     // Linear table pointer outside RAM.
     let far: UInt64 = 0x8000_0000
-    #expect(lookup(stage1Stream(ptr: far, cdMax: 8, fmt: 0), 3, mem).failureValue
+    #expect(lookup(stage1Stream(ptr: far, cdMax: 8, fmt: .linear), 3, mem).failureValue
             == ConfigFault(type: .F_CD_FETCH, fetchAddress: far + 3 * 64, record: true))
     // L1 table outside RAM: the L1CD address is reported.
-    #expect(lookup(stage1Stream(ptr: far, cdMax: 16, fmt: 1), 0x1234, mem).failureValue
+    #expect(lookup(stage1Stream(ptr: far, cdMax: 16, fmt: .twoLevel4K), 0x1234, mem).failureValue
             == ConfigFault(type: .F_CD_FETCH, fetchAddress: far + (0x1234 >> 6) * 8, record: true))
 }
 
 @Test func l2PointerBeyondOASIsBadSubstream() {
     let mem = TableTestMemory()
     mem.write([l1cd(1 << 50)], at: base)
-    #expect(lookup(stage1Stream(ptr: base, cdMax: 8, fmt: 1), 3, mem).failureValue?.type == .C_BAD_SUBSTREAMID)
+    #expect(lookup(stage1Stream(ptr: base, cdMax: 8, fmt: .twoLevel4K), 3, mem).failureValue?.type == .C_BAD_SUBSTREAMID)
 }
 
 @Test func cdAddressesAreResolvedThroughStage2() {
@@ -110,7 +115,7 @@ func twoLevelCDTable20BitSSIDs(fmt: UInt8) {
     let leaf = base + 0x8000
     mem.write([l1cd(ipaBase + 0x8000)], at: base + 1 * 8)      // L1CD #1 holds an IPA
     mem.write(taggedCD(4).words, at: leaf + 2 * 64)
-    let s = stage1Stream(ptr: ipaBase, cdMax: 10, fmt: 1)
+    let s = stage1Stream(ptr: ipaBase, cdMax: 10, fmt: .twoLevel4K)
     var seen: [UInt64] = []
     let r = lookup(s, 1 << 6 | 2, mem) { ipa in seen.append(ipa); return ipa &+ offset }
     #expect(tagOf(r) == 4)
@@ -121,7 +126,7 @@ func twoLevelCDTable20BitSSIDs(fmt: UInt8) {
 }
 
 @Test func substreamSelection() {
-    let multi = stage1Stream(ptr: base, cdMax: 8, fmt: 0, dss: 0b00)
+    let multi = stage1Stream(ptr: base, cdMax: 8, fmt: .linear, dss: .terminate)
     typealias Sel = CDTable.SubstreamSelection
     func select(_ s: StreamConfig, _ ssid: UInt32?) -> Result<Sel, ConfigFault> {
         CDTable.selectSubstream(stream: s, substreamID: ssid)
@@ -129,12 +134,12 @@ func twoLevelCDTable20BitSSIDs(fmt: UInt8) {
     #expect(select(multi, 5).successValue == .context(5))
     #expect(select(multi, 256).failureValue?.type == .C_BAD_SUBSTREAMID)
     #expect(select(multi, nil).failureValue?.type == .F_STREAM_DISABLED)          // S1DSS=0b00
-    let bypass = stage1Stream(ptr: base, cdMax: 8, fmt: 0, dss: 0b01)
+    let bypass = stage1Stream(ptr: base, cdMax: 8, fmt: .linear, dss: .bypass)
     #expect(select(bypass, nil).successValue == .bypassStage1)
-    let zero = stage1Stream(ptr: base, cdMax: 8, fmt: 0, dss: 0b10)
+    let zero = stage1Stream(ptr: base, cdMax: 8, fmt: .linear, dss: .substream0)
     #expect(select(zero, nil).successValue == .context(0))
     #expect(select(zero, 0).failureValue?.type == .F_STREAM_DISABLED)             // SSID 0 reserved
-    let single = stage1Stream(ptr: base, cdMax: 0, fmt: 0, dss: 0b00)
+    let single = stage1Stream(ptr: base, cdMax: 0, fmt: .linear, dss: .terminate)
     #expect(select(single, nil).successValue == .context(0))                      // S1DSS IGNORED
     #expect(select(single, 0).failureValue?.type == .C_BAD_SUBSTREAMID)
     let s2only = StreamConfig(mode: .translate)

@@ -50,8 +50,8 @@ struct InvalidationCoverageTests {
             }
             d.ram.writeWords(cd, CDWords.linux(asid: asid, ttb0: l0))
             var ste = STEWords.stage1(cdPointer: cd)
-            if el2 { ste[1] |= 0b10 << 30 }     // STRW [95:94] = EL2
-            ste += [UInt64(vmid), 0]            // S2VMID tags NS-EL1 streams
+            if el2 { ste.set(STE.Fields.strw, .el2) }
+            ste.set(STE.Fields.s2VMID, vmid)    // S2VMID tags NS-EL1 streams
             d.writeSTE(sid: sid, ste)
         }
         func stage2(_ name: String, sid: UInt32, vmid: UInt16) {

@@ -34,7 +34,7 @@ import Testing
         // S1CDMax=0), S1STALLD (STALL_MODEL=0b00 and no dma-can-stall).
         let words = Self.cdTableSTE(s1fmt: 0, s1cdmax: 0, s1dss: 2, stallD: true, ats: ats, e2h: false)
         let s = try #require(STEDecoder.decode(words, configuration: SMMUConfiguration()))
-        #expect(s.mode == .translate && s.s1StallDisabled && s.eats == (ats ? 1 : 0))
+        #expect(s.mode == .translate && s.s1StallDisabled && s.eats == (ats ? .full : .off))
         #expect(s.stage1?.contextPointer == Self.cdTable && s.stage1?.cdMaxBits == 0)
         #expect(s.streamWorld == .el1 && s.vmidTag == 0)
     }
@@ -43,7 +43,7 @@ import Testing
         // ssid_bits = 20 > log2(CTXDESC_L2_ENTRIES): S1Fmt = 64K_L2 (2), S1DSS = SSID0.
         let words = Self.cdTableSTE(s1fmt: 2, s1cdmax: 20, s1dss: 2, stallD: true, ats: true, e2h: false)
         let s = try #require(STEDecoder.decode(words, configuration: SMMUConfiguration()))
-        #expect(s.stage1?.format == 2 && s.stage1?.cdMaxBits == 20 && s.stage1?.defaultSubstream == 2)
+        #expect(s.stage1?.format == .twoLevel64K && s.stage1?.cdMaxBits == 20 && s.stage1?.defaultSubstream == .substream0)
     }
 
     @Test func vheHostUsesEL2StreamWorld() throws {

@@ -43,7 +43,7 @@ struct PASIDTests {
 
     /// Linear CD table: S1Fmt = 0, S1CDMax = 4 (16 CDs of 64 bytes), CD n at
     /// S1ContextPtr + 64 * n (5.2 S1Fmt).
-    static func linearMachine(s1dss: UInt64 = 0) throws -> TwoPASIDs {
+    static func linearMachine(s1dss: STE.S1DSS = .terminate) throws -> TwoPASIDs {
         let d = try LinuxLikeDriver()
         #expect(d.reset())
         let cdTable = d.ram.base + 0x30_0000
@@ -94,7 +94,7 @@ struct PASIDTests {
         let l1 = base + 0x30_0000, leafA = base + 0x31_0000, leafB = base + 0x32_0000
         d.ram.write64(l1 + 0 * 8, leafA | 1)          // PASIDs 0-63
         d.ram.write64(l1 + 10 * 8, leafB | 1)         // PASIDs 640-703
-        let m = Self.twoPASIDs(d, ste: STEWords.stage1(cdPointer: l1, s1fmt: 1, cdMax: 10),
+        let m = Self.twoPASIDs(d, ste: STEWords.stage1(cdPointer: l1, s1fmt: .twoLevel4K, cdMax: 10),
                                cdOf: { ($0 >> 6 == 0 ? leafA : leafB) + UInt64($0 & 63) * 64 },
                                pasids: (5, 700))
         #expect(Self.outputAddress(d, ssid: 5) == m.pa[5]! | 0x678)
@@ -116,7 +116,7 @@ struct PASIDTests {
         let d = try LinuxLikeDriver()
         #expect(d.reset())
         let cdTable = d.ram.base + 0x30_0000
-        let m = Self.twoPASIDs(d, ste: STEWords.stage1(cdPointer: cdTable, cdMax: 4, s1dss: 0),
+        let m = Self.twoPASIDs(d, ste: STEWords.stage1(cdPointer: cdTable, cdMax: 4, s1dss: .terminate),
                                cdOf: { cdTable + UInt64($0) * 64 }, pasids: (0, 2))
         _ = d.drainEvents()
 
@@ -128,13 +128,13 @@ struct PASIDTests {
         #expect(events.first.map { $0[0] >> 32 } == UInt64(Self.sid))
 
         // 0b01: stage 1 bypassed (no stage 2 here: the output is the input).
-        d.writeSTE(sid: Self.sid, STEWords.stage1(cdPointer: cdTable, cdMax: 4, s1dss: 1))
+        d.writeSTE(sid: Self.sid, STEWords.stage1(cdPointer: cdTable, cdMax: 4, s1dss: .bypass))
         #expect(d.submit([DriverCmd.cfgiSTE(Self.sid)]))
         #expect(Self.outputAddress(d, ssid: nil) == Self.va | 0x678)
         #expect(Self.outputAddress(d, ssid: 2) == m.pa[2]! | 0x678)
 
         // 0b10: CD 0 translates SSID-less traffic; SubstreamID 0 is terminated.
-        d.writeSTE(sid: Self.sid, STEWords.stage1(cdPointer: cdTable, cdMax: 4, s1dss: 2))
+        d.writeSTE(sid: Self.sid, STEWords.stage1(cdPointer: cdTable, cdMax: 4, s1dss: .substream0))
         #expect(d.submit([DriverCmd.cfgiSTE(Self.sid)]))
         #expect(Self.outputAddress(d, ssid: nil) == m.pa[0]! | 0x678)
         _ = d.drainEvents()

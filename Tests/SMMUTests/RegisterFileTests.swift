@@ -223,7 +223,7 @@ extension RegisterFileTests {
         let table = ram.base + 0x20_0000                  // 64 KiB aligned
         let sid: UInt32 = 5
         // STE 5 at the 64 KiB-aligned table: V, Config = 0b100 (bypass).
-        ram.writeWords(table + UInt64(sid) * 64, [1 | 0b100 << 1, 0, 0, 0, 0, 0, 0, 0])
+        ram.writeWords(table + UInt64(sid) * 64, STEWords.plain(.bypass))
         _ = smmu.write(offset: Off.STRTAB_BASE, size: 8, value: table + 0x4000)   // 16 KiB aligned only
         _ = smmu.write(offset: Off.STRTAB_BASE_CFG, size: 4, value: 10)           // linear, LOG2SIZE 10
         _ = smmu.write(offset: Off.CR0, size: 4, value: 0x1)

@@ -15,7 +15,7 @@ struct SplitStageATSTests {
         // reset() sets ATSCHK with IDR0.ATS, as Linux does.
         #expect(atsCheck ? l.d.enable(CR0.ATSCHK) : l.d.disable(CR0.ATSCHK))
         NestedTests().install(l.d, STEWords.nested(cdPointer: NestedTests.ib, vmid: 7, t0sz: 24, sl0: 1,
-                                                   ttb: l.s2root, eats: 0b10))
+                                                   ttb: l.s2root, eats: .splitStage))
         return l
     }
 
@@ -91,7 +91,7 @@ extension SplitStageATSTests {
         #expect(l.d.enable(CR0.ATSCHK))
         let cdTable = NestedTests.ib                                    // CD 0 at IPA IB
         NestedTests().install(l.d, STEWords.nested(cdPointer: cdTable, vmid: 7, t0sz: 24, sl0: 1, ttb: l.s2root,
-                                                   cdMax: 1, s1dss: 0b01, eats: 0b10))
+                                                   cdMax: 1, s1dss: .bypass, eats: .splitStage))
         let r = TranslationRequest(streamID: sid, address: dataIPA + 0x10, ats: true)
         guard case .translated(let t) = l.d.smmu.translate(r) else {
             Issue.record("skipped stage 1 should translate"); return

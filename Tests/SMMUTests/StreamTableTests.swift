@@ -59,8 +59,13 @@ private func tagOf(_ r: Result<StreamConfig, ConfigFault>) -> UInt64? {
             == ConfigFault(type: .F_STE_FETCH, fetchAddress: base + 1024 * 64, record: true))
 }
 
-/// L1STD: Span [4:0], L2Ptr [55:6] (5.1).
-private func l1std(span: UInt64, l2: UInt64) -> UInt64 { (l2 & 0x00FF_FFFF_FFFF_FFC0) | (span & 0x1F) }
+/// An L1STD (5.1) with `span`, pointing at `l2`.
+private func l1std(span: UInt64, l2: UInt64) -> UInt64 {
+    var d: [UInt64] = [0]
+    d.set(L1STD.Fields.span, UInt8(span))
+    d.set(L1STD.Fields.l2Ptr, l2)
+    return d[0]
+}
 
 @Test(arguments: [UInt8(6), 8, 10])
 func twoLevelStreamTable(split: UInt8) {

@@ -26,11 +26,11 @@ struct TLBTaggingTests {
             t = Stage1Tables(ram: d.ram, arena: d.ram.base + 0x40_0000)
             map(TLBTaggingTests.oldPage)
             var cd = CDWords.linux(asid: asid, ttb0: t.root)
-            if tbi { cd[0] |= 1 << 38 }            // TBI0
+            if tbi { cd.set(CD.Fields.tbi0) }
             let cdAddress = d.ram.base + 0x30_0000
             d.ram.writeWords(cdAddress, cd)
             var ste = STEWords.stage1(cdPointer: cdAddress)
-            if el2E2H { ste[1] |= 0b10 << 30 }     // STRW [95:94] = EL2
+            if el2E2H { ste.set(STE.Fields.strw, .el2) }
             #expect(d.reset())
             d.writeSTE(sid: sid, ste)
             #expect(d.submit([DriverCmd.cfgiSTE(sid)]))

@@ -71,7 +71,7 @@ struct TranslatedTrafficTests {
     /// 5.2 EATS == 0b00: "if SMMU_CR0.ATSCHK == 1, Translated traffic ... is
     /// terminated with an abort and a F_TRANSL_FORBIDDEN event is recorded."
     @Test func eatsZeroForbidsTranslatedTrafficWithATSCHK_5_2() throws {
-        let d = try driver(atsCheck: true, ste: STEWords.stage1(cdPointer: 0x4030_0000, eats: 0))
+        let d = try driver(atsCheck: true, ste: STEWords.stage1(cdPointer: 0x4030_0000, eats: .off))
         guard case .fault = d.smmu.translate(translated(pa)) else {
             Issue.record("EATS=0 with ATSCHK must abort Translated traffic"); return
         }
@@ -80,7 +80,7 @@ struct TranslatedTrafficTests {
 
     /// 3.9.1.3: "STE.Config == 0b100: If ATSCHK == 1, F_TRANSL_FORBIDDEN and aborted."
     @Test func bypassSTEForbidsTranslatedTrafficWithATSCHK_3_9_1_3() throws {
-        let d = try driver(atsCheck: true, ste: [1 | 0b100 << 1, 1 << 28])
+        let d = try driver(atsCheck: true, ste: STEWords.plain(.bypass, eats: .full))
         guard case .fault = d.smmu.translate(translated(pa, write: true)) else {
             Issue.record("Config=0b100 with ATSCHK must abort Translated traffic"); return
         }
@@ -89,7 +89,7 @@ struct TranslatedTrafficTests {
 
     /// 3.9.1.3: "STE.Config == 0b000: If ATSCHK == 1, aborted" (silently, 5.2 EATS).
     @Test func abortSTEAbortsTranslatedTrafficSilently_3_9_1_3() throws {
-        let d = try driver(atsCheck: true, ste: [1, 1 << 28])
+        let d = try driver(atsCheck: true, ste: STEWords.plain(.abort, eats: .full))
         guard case .fault(let f) = d.smmu.translate(translated(pa)) else {
             Issue.record("Config=0b000 with ATSCHK must abort Translated traffic"); return
         }
@@ -100,7 +100,7 @@ struct TranslatedTrafficTests {
     /// 5.2 EATS == 0b01: "Translated traffic from the StreamID of the STE is
     /// allowed to bypass (regardless of SMMU_CR0.ATSCHK)".
     @Test func fullATSLetsTranslatedTrafficThroughWithATSCHK_5_2() throws {
-        let d = try driver(atsCheck: true, ste: STEWords.stage1(cdPointer: 0x4030_0000, eats: 1))
+        let d = try driver(atsCheck: true, ste: STEWords.stage1(cdPointer: 0x4030_0000, eats: .full))
         guard case .translated(let t) = d.smmu.translate(translated(pa, write: true)) else {
             Issue.record("EATS=0b01 lets Translated traffic through"); return
         }

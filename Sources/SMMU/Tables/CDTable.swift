@@ -4,8 +4,6 @@
 enum CDTable {
     /// Size of a CD in bytes.
     static let cdSize: UInt64 = 64
-    /// L1CD.L2Ptr: address bits [55:12].
-    private static let l2PointerMask: UInt64 = 0x00FF_FFFF_FFFF_F000
 
     /// What a transaction's SubstreamID (or its absence) selects.
     enum SubstreamSelection: Sendable, Hashable {
@@ -29,13 +27,13 @@ enum CDTable {
         }
         if let ssid = substreamID {
             if UInt64(ssid) >> UInt64(s1.cdMaxBits) != 0 { return .failure(.badSubstreamID) }
-            if ssid == 0 && s1.defaultSubstream == 0b10 { return .failure(.streamDisabled) }
+            if ssid == 0 && s1.defaultSubstream == .substream0 { return .failure(.streamDisabled) }
             return .success(.context(ssid))
         }
         switch s1.defaultSubstream {
-        case 0b01: return .success(.bypassStage1)
-        case 0b10: return .success(.context(0))
-        default: return .failure(.streamDisabled)
+        case .bypass: return .success(.bypassStage1)
+        case .substream0: return .success(.context(0))
+        case .terminate: return .failure(.streamDisabled)
         }
     }
 
@@ -59,26 +57,26 @@ enum CDTable {
 
         let cdAddress: UInt64
         switch s1.format {
-        case 1, 2:
+        case .twoLevel4K, .twoLevel64K:
             // 2-level: L2 leaves of 64 CDs (4 KiB, S1Fmt=1) or 1024 CDs (64 KiB, S1Fmt=2).
-            let leafBits: UInt64 = s1.format == 1 ? 6 : 10
+            let leafBits: UInt64 = s1.format == .twoLevel4K ? 6 : 10
             let l1Index = cdMax > leafBits ? ssid >> leafBits : 0
             // L1 table aligned to MAX(64 bytes, its size).
             let l1Log2 = max(6, (cdMax > leafBits ? cdMax - leafBits : 0) + 3)
             let l1Address = StreamTable.alignDown(pointer, log2: l1Log2) &+ l1Index &* 8
-            let l1cd: UInt64
+            let l1cd: [UInt64]
             switch fetch(l1Address, count: 1, configuration: configuration, memory: memory, resolve: resolve) {
-            case .success(let words): l1cd = words.first ?? 0
+            case .success(let words): l1cd = words
             case .failure(let f): return .failure(f)
             }
             // L1CD.V=0: C_BAD_SUBSTREAMID (5.3.1).
-            guard l1cd & 1 != 0 else { return .failure(.badSubstreamID) }
+            guard l1cd[L1CD.Fields.v] else { return .failure(.badSubstreamID) }
             // L2Ptr[11:0] are taken as zero; with 64 KiB leaves L2Ptr[15:12] are
             // RES0, treated as zero too. Beyond the OAS/IAS: C_BAD_SUBSTREAMID (3.4.3).
-            let l2 = StreamTable.alignDown(l1cd & l2PointerMask, log2: leafBits + 6)
+            let l2 = StreamTable.alignDown(l1cd[L1CD.Fields.l2Ptr], log2: leafBits + 6)
             guard l2 >> UInt64(configuration.outputAddressBits) == 0 else { return .failure(.badSubstreamID) }
             cdAddress = l2 &+ (ssid & ((UInt64(1) << leafBits) - 1)) &* cdSize
-        default:
+        case .linear:
             // Single CD, or a linear table aligned to its size (S1ContextPtr[S1CDMax+5:6] RES0, taken as 0).
             cdAddress = StreamTable.alignDown(pointer, log2: cdMax + 6) &+ ssid &* cdSize
         }

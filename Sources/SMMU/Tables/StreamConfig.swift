@@ -14,10 +14,10 @@ public struct StreamConfig: Sendable, Hashable {
     public var stage1: Stage1Config?
     /// Stage 2 present (Config[1]).
     public var stage2: Stage2Config?
-    /// STE.EATS: 0 no ATS, 1 full ATS, 2 split-stage (nested) ATS.
-    public var eats: UInt8 = 0
-    /// STE.STRW: 0 NS-EL1, 2 EL2 (only when the SMMU has HYP and stage 2 is off).
-    public var strw: UInt8 = 0
+    /// STE.EATS in effect: off, full ATS, or split-stage (nested) ATS.
+    public var eats: STE.EATS = .off
+    /// STE.STRW: EL2 only when the SMMU has HYP and stage 2 is off.
+    public var strw: STE.STRW = .el1
     /// STE.PPAR: PRG responses carry a PASID.
     public var ppar = false
     /// STE.MEV: merge events (may be ignored).
@@ -46,13 +46,13 @@ public struct StreamConfig: Sendable, Hashable {
 public struct Stage1Config: Sendable, Hashable {
     /// S1ContextPtr: address (IPA under nesting) of the CD or CD table.
     public var contextPointer: UInt64
-    /// S1Fmt: 0 linear, 1 2-level with 4 KiB leaves, 2 2-level with 64 KiB leaves.
-    public var format: UInt8
+    /// S1Fmt: a linear table, or 2-level with 4 KiB or 64 KiB leaves.
+    public var format: STE.S1Fmt
     /// S1CDMax: log2 of the number of CDs; 0 means a single CD, no substreams.
     public var cdMaxBits: UInt8
-    /// S1DSS: 0 terminate, 1 bypass stage 1, 2 use substream 0, for a transaction without SSID.
-    public var defaultSubstream: UInt8
-    public init(contextPointer: UInt64, format: UInt8, cdMaxBits: UInt8, defaultSubstream: UInt8) {
+    /// S1DSS: what a transaction without SSID gets (terminate, bypass stage 1, substream 0).
+    public var defaultSubstream: STE.S1DSS
+    public init(contextPointer: UInt64, format: STE.S1Fmt, cdMaxBits: UInt8, defaultSubstream: STE.S1DSS) {
         self.contextPointer = contextPointer; self.format = format
         self.cdMaxBits = cdMaxBits; self.defaultSubstream = defaultSubstream
     }

@@ -3,8 +3,8 @@
 enum StreamTable {
     /// Size of an STE in bytes.
     static let steSize: UInt64 = 64
-    /// STRTAB_BASE.ADDR and L1STD.L2Ptr: address bits [55:6].
-    private static let addressMask: UInt64 = 0x00FF_FFFF_FFFF_FFC0
+    /// STRTAB_BASE.ADDR: address bits [55:6] (6.3.24).
+    private static let baseAddressMask: UInt64 = 0x00FF_FFFF_FFFF_FFC0
 
     /// Finds and decodes the STE of `streamID`, validating it. An abort STE
     /// (Config=0b000) is a success with mode `.abort` (no event).
@@ -36,7 +36,7 @@ enum StreamTable {
         let log2Size = UInt64(control.streamTableLog2Size & 0x3F)
         let effective = min(log2Size, UInt64(configuration.streamIDBits))
         guard effective >= 32 || sid >> effective == 0 else { return .failure(invalid) }
-        let base = control.streamTableBase & addressMask
+        let base = control.streamTableBase & baseAddressMask
 
         // FMT is RES0 (linear) without IDR0.ST_LEVEL.
         guard control.streamTableTwoLevel && configuration.twoLevelStreamTable else {
@@ -54,17 +54,17 @@ enum StreamTable {
         // L1 table aligned to MAX(64 bytes, its size = 8 * 2^(LOG2SIZE-SPLIT)).
         let l1Log2 = max(6, log2Size > split ? log2Size - split + 3 : 3)
         let l1Address = alignDown(base, log2: l1Log2) &+ (sid >> split) &* 8
-        guard let l1std = fetch(l1Address, count: 1, configuration: configuration, memory: memory)?.first else {
+        guard let l1std = fetch(l1Address, count: 1, configuration: configuration, memory: memory) else {
             return .failure(.steFetch(at: l1Address))
         }
         // L1STD.Span: 0, Reserved (12-31) or beyond SPLIT+1 make every
         // StreamID of the descriptor invalid; so does an index past 2^(Span-1).
-        let span = l1std & 0x1F
+        let span = UInt64(l1std[L1STD.Fields.span])
         guard span >= 1, span <= 11, span <= split + 1 else { return .failure(invalid) }
         let l2Index = sid & ((UInt64(1) << split) - 1)
         guard l2Index >> (span - 1) == 0 else { return .failure(invalid) }
         // L2Ptr[5+(Span-1):0] are treated as 0: the array is aligned to its size.
-        let l2Base = alignDown(l1std & addressMask, log2: span + 5)
+        let l2Base = alignDown(l1std[L1STD.Fields.l2Ptr], log2: span + 5)
         return .success(l2Base &+ l2Index &* steSize)
     }
 

@@ -51,14 +51,14 @@ extension TranslationUnit {
         case .translate: break
         }
         let eats = effectiveEATS(stream, control: control)
-        guard eats != 0 else { return translationForbidden(request) }
+        guard eats != .off else { return translationForbidden(request) }
         // 3.9.1.3 priority 7: F_STREAM_DISABLED, by S1DSS for a transaction
         // without a SubstreamID.
         if case .failure(let f) = CDTable.selectSubstream(stream: stream, substreamID: nil) {
             return configFault(f, request)
         }
         // EATS == 0b01: the address is a PA, let through (5.2).
-        guard eats == 0b10, let stage2 = stream.stage2 else { return passThrough(request) }
+        guard eats == .splitStage, let stage2 = stream.stage2 else { return passThrough(request) }
 
         // Split-stage (13.6.3): the address is an IPA, checked against the IAS
         // as a stage 1 fault (3.9.1.3 priority 10), then translated by stage 2

@@ -65,7 +65,7 @@ final class TranslationUnit: CacheMaintenance, @unchecked Sendable {
             if stream.mode == .abort {
                 return .fault(TranslationFault(event: nil, type: nil, atsStatus: .unsupportedRequest))
             }
-            if eats == 0 { return badATSRequest(request) }
+            if eats == .off { return badATSRequest(request) }
         }
 
         switch stream.mode {
@@ -106,7 +106,7 @@ final class TranslationUnit: CacheMaintenance, @unchecked Sendable {
         }
         // Split-stage ATS (5.2 EATS=0b10, 13.6.3) answers with stage 1's IPA,
         // which a TLB entry (VA to PA) cannot give.
-        let splitStage = request.ats && eats == 0b10
+        let splitStage = request.ats && eats == .splitStage
 
         // EL2 regimes (STRW=EL2, with or without E2H) have no VMID; NS-EL1
         // streams are VMID-tagged even with stage 1 only.
@@ -160,9 +160,9 @@ final class TranslationUnit: CacheMaintenance, @unchecked Sendable {
 
     /// STE.EATS as it applies now: 0b10 (split-stage) behaves as 0b00 with
     /// CR0.ATSCHK=0 (5.2); the decoder has applied the rest.
-    func effectiveEATS(_ stream: StreamConfig, control: ControlState) -> UInt8 {
-        guard configuration.ats else { return 0 }
-        return stream.eats == 0b10 && !control.atsCheck ? 0 : stream.eats
+    func effectiveEATS(_ stream: StreamConfig, control: ControlState) -> STE.EATS {
+        guard configuration.ats else { return .off }
+        return stream.eats == .splitStage && !control.atsCheck ? .off : stream.eats
     }
 
     func makeTranslation(_ request: TranslationRequest, stream: StreamConfig, context: ContextDescriptor?,

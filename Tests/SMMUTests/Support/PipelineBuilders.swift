@@ -4,74 +4,127 @@ import Glibc
 import Synchronization
 @testable import SMMU
 
-/// STE words (IHI 0070 5.2), field positions cross-checked with Linux's
-/// STRTAB_STE_*: word 0 V [0], Config [3:1], S1Fmt [5:4], S1ContextPtr
-/// [55:6], S1CDMax [63:59]; word 1 S1DSS [65:64], S1CIR/S1COR/S1CSH
-/// [71:66], PPAR [82], S1STALLD [91], EATS [93:92]; word 2 S2VMID [143:128],
-/// S2T0SZ [165:160], S2SL0 [167:166], S2IR0/S2OR0/S2SH0 [173:168], S2TG
-/// [175:174], S2PS [178:176], S2AA64 [179], S2S [185], S2R [186]; word 3
-/// S2TTB [243:196].
+/// STE words (IHI 0070 5.2) written through `STE.Fields`, as a Linux-like
+/// driver fills them: CD fetches WBRA (S1CIR = S1COR = 1) and inner
+/// shareable (S1CSH = 3); stage-2 walks WBWA inner shareable, 4 KiB granule,
+/// S2PS 48 bits, AArch64. Eight words, so any field can be set afterwards.
 enum STEWords {
-    static let ptrMask: UInt64 = 0x00FF_FFFF_FFFF_FFC0
+    private typealias F = STE.Fields
 
-    static func stage1(cdPointer: UInt64, s1fmt: UInt64 = 0, cdMax: UInt64 = 0, s1dss: UInt64 = 0,
-                       eats: UInt64 = 0, s1stalld: Bool = false, ppar: Bool = false) -> [UInt64] {
-        [1 | 0b101 << 1 | s1fmt << 4 | (cdPointer & ptrMask) | cdMax << 59,
-         word1(s1dss: s1dss, eats: eats, s1stalld: s1stalld, ppar: ppar)]
+    /// V = 1, `config` and `eats` and nothing else: an abort or bypass STE
+    /// (whose other fields are IGNORED).
+    static func plain(_ config: STE.Config, eats: STE.EATS = .off) -> [UInt64] {
+        var w = [UInt64](repeating: 0, count: 8)
+        w.set(F.v)
+        w.set(F.config, config)
+        w.set(F.eats, eats)
+        return w
     }
 
-    static func word1(s1dss: UInt64, eats: UInt64, s1stalld: Bool, ppar: Bool) -> UInt64 {
-        s1dss | 1 << 2 | 1 << 4 | 3 << 6 | (ppar ? 1 << 18 : 0) | (s1stalld ? 1 << 27 : 0) | eats << 28
+    static func stage1(cdPointer: UInt64, s1fmt: STE.S1Fmt = .linear, cdMax: UInt8 = 0,
+                       s1dss: STE.S1DSS = .terminate, eats: STE.EATS = .off, s1stalld: Bool = false,
+                       ppar: Bool = false) -> [UInt64] {
+        var w = [UInt64](repeating: 0, count: 8)
+        w.set(F.v)
+        w.set(F.config, .stage1)
+        w.set(F.s1Fmt, s1fmt)
+        w.set(F.s1ContextPtr, cdPointer)
+        w.set(F.s1CDMax, cdMax)
+        w.set(F.s1DSS, s1dss)
+        w.set(F.s1CIR, 1)
+        w.set(F.s1COR, 1)
+        w.set(F.s1CSH, 3)
+        w.set(F.ppar, ppar)
+        w.set(F.s1STALLD, s1stalld)
+        w.set(F.eats, eats)
+        return w
     }
 
-    /// Stage-2 words 2 and 3: 4 KiB granule, PS = 48 bits (0b101), AA64, R.
-    static func stage2Words(vmid: UInt16, t0sz: UInt64, sl0: UInt64, ttb: UInt64,
-                            record: Bool = true) -> [UInt64] {
-        [UInt64(vmid) | t0sz << 32 | sl0 << 38 | 1 << 40 | 1 << 42 | 3 << 44 | 0b101 << 48 | 1 << 51
-            | (record ? 1 << 58 : 0),
-         ttb & 0x000F_FFFF_FFFF_FFF0]
+    /// The stage-2 fields: 4 KiB granule, PS = 48 bits, AA64, R.
+    static func addStage2(_ w: inout [UInt64], vmid: UInt16, t0sz: UInt8, sl0: UInt8, ttb: UInt64,
+                          record: Bool = true) {
+        w.set(F.s2VMID, vmid)
+        w.set(F.s2T0SZ, t0sz)
+        w.set(F.s2SL0, sl0)
+        w.set(F.s2IR0, 1)
+        w.set(F.s2OR0, 1)
+        w.set(F.s2SH0, 3)
+        w.set(F.s2TG, .size4K)
+        w.set(F.s2PS, .bits48)
+        w.set(F.s2AA64)
+        w.set(F.s2R, record)
+        w.set(F.s2TTB, ttb)
     }
 
     /// Config = 0b110: stage 2 only.
-    static func stage2Only(vmid: UInt16, t0sz: UInt64, sl0: UInt64, ttb: UInt64, eats: UInt64 = 0) -> [UInt64] {
-        [1 | 0b110 << 1, eats << 28] + stage2Words(vmid: vmid, t0sz: t0sz, sl0: sl0, ttb: ttb)
+    static func stage2Only(vmid: UInt16, t0sz: UInt8, sl0: UInt8, ttb: UInt64, eats: STE.EATS = .off) -> [UInt64] {
+        var w = [UInt64](repeating: 0, count: 8)
+        w.set(F.v)
+        w.set(F.config, .stage2)
+        w.set(F.eats, eats)
+        addStage2(&w, vmid: vmid, t0sz: t0sz, sl0: sl0, ttb: ttb)
+        return w
     }
 
-    /// Config = 0b111: nested; S1ContextPtr is an IPA. S2FWB is bit [89]
-    /// (word 1 bit 25), S2PTW bit [182] (word 2 bit 54).
-    static func nested(cdPointer: UInt64, vmid: UInt16, t0sz: UInt64, sl0: UInt64, ttb: UInt64,
-                       cdMax: UInt64 = 0, s1dss: UInt64 = 0, eats: UInt64 = 0,
+    /// Config = 0b111: nested; S1ContextPtr is an IPA.
+    static func nested(cdPointer: UInt64, vmid: UInt16, t0sz: UInt8, sl0: UInt8, ttb: UInt64,
+                       cdMax: UInt8 = 0, s1dss: STE.S1DSS = .terminate, eats: STE.EATS = .off,
                        s2ptw: Bool = false, s2fwb: Bool = false) -> [UInt64] {
-        var words = stage1(cdPointer: cdPointer, cdMax: cdMax, s1dss: s1dss, eats: eats).enumerated()
-            .map { $0.offset == 0 ? ($0.element & ~0xE) | 0b111 << 1 : $0.element }
-            + stage2Words(vmid: vmid, t0sz: t0sz, sl0: sl0, ttb: ttb)
-        if s2fwb { words[1] |= 1 << 25 }
-        if s2ptw { words[2] |= 1 << 54 }
-        return words
+        var w = stage1(cdPointer: cdPointer, cdMax: cdMax, s1dss: s1dss, eats: eats)
+        w.set(F.config, .nested)
+        addStage2(&w, vmid: vmid, t0sz: t0sz, sl0: sl0, ttb: ttb)
+        w.set(F.s2FWB, s2fwb)
+        w.set(F.s2PTW, s2ptw)
+        return w
     }
 }
 
-/// CD words (IHI 0070 5.4; Linux's CTXDESC_CD_0_*): T0SZ [5:0], TG0 [7:6],
-/// IR0 [9:8], OR0 [11:10], SH0 [13:12], EPD0 [14], EPD1 [30], V [31],
-/// IPS [34:32], AA64 [41], S [44], R [45], A [46], ASET [47], ASID [63:48];
-/// TTB0 [115:68] (word 1 [51:4]); MAIR0 word 3.
+/// CD words (IHI 0070 5.4) written through `CD.Fields`.
 enum CDWords {
-    static let epd0: UInt64 = 1 << 14, epd1: UInt64 = 1 << 30, v: UInt64 = 1 << 31
-    static let aa64: UInt64 = 1 << 41, s: UInt64 = 1 << 44, r: UInt64 = 1 << 45, a: UInt64 = 1 << 46
-    static let aset: UInt64 = 1 << 47
+    private typealias F = CD.Fields
+    /// MAIR0 of the Linux-shaped CDs: Attr0 0x44 (Normal non-cacheable),
+    /// Attr1 0xFF (Normal write-back), Attr2 and Attr3 0x04 (Device-nGnRE).
+    static let linuxMAIR0: UInt32 = 0x0404_FF44
 
-    /// What arm-smmu-v3 writes for a 48-bit VA, 4 KiB granule domain.
+    /// What arm-smmu-v3 writes for a 48-bit VA, 4 KiB granule domain: T0SZ
+    /// 16, TG0 4K, IR0/OR0 WBWA, SH0 ISH, EPD1, V, IPS 48 bits, AA64, S
+    /// (stall), R (record), A, ASET, ASID, TTB0, MAIR0.
     static func linux(asid: UInt16, ttb0: UInt64, stall: Bool = false, record: Bool = true) -> [UInt64] {
-        let w0: UInt64 = 16 | 1 << 8 | 1 << 10 | 3 << 12 | epd1 | v | 0b101 << 32 | aa64
-            | (stall ? s : 0) | (record ? r : 0) | a | aset | UInt64(asid) << 48
-        return [w0, ttb0 & 0x000F_FFFF_FFFF_FFF0, 0, 0x0404_FF44, 0, 0, 0, 0]
+        var w = [UInt64](repeating: 0, count: 8)
+        w.set(F.t0sz, 16)
+        w.set(F.tg0, .size4K)
+        w.set(F.ir0, 1)
+        w.set(F.or0, 1)
+        w.set(F.sh0, 3)
+        w.set(F.epd1)
+        w.set(F.v)
+        w.set(F.ips, .bits48)
+        w.set(F.aa64)
+        w.set(F.s, stall)
+        w.set(F.r, record)
+        w.set(F.a)
+        w.set(F.aset)
+        w.set(F.asid, asid)
+        w.set(F.ttb0, ttb0)
+        w.set(F.mair0, linuxMAIR0)
+        return w
     }
 
     /// Linux's CD for a PASID whose mm is gone (arm_smmu_make_sva_cd with no
     /// mm): valid, both halves disabled (EPD0 = EPD1 = 1), S = R = 0: every
     /// access faults and no event is recorded.
     static func quiet(asid: UInt16) -> [UInt64] {
-        [epd0 | epd1 | v | 0b101 << 32 | aa64 | a | aset | UInt64(asid) << 48, 0, 0, 0x0404_FF44, 0, 0, 0, 0]
+        var w = [UInt64](repeating: 0, count: 8)
+        w.set(F.epd0)
+        w.set(F.epd1)
+        w.set(F.v)
+        w.set(F.ips, .bits48)
+        w.set(F.aa64)
+        w.set(F.a)
+        w.set(F.aset)
+        w.set(F.asid, asid)
+        w.set(F.mair0, linuxMAIR0)
+        return w
     }
 }
 

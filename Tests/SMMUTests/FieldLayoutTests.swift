@@ -1,0 +1,108 @@
+import Testing
+@testable import SMMU
+
+/// The model's field layouts against the text of IHI 0070 (the Markdown
+/// edition, wuyongzheng/arm-md-specs): each quote below is copied from the
+/// spec, and the declaration must give the range it names. Written from the
+/// spec, not from the declarations, so a wrong position fails here.
+@Suite struct FieldLayoutTests {
+    /// A declared field, whatever its value type.
+    struct Declared: Equatable, CustomStringConvertible {
+        var hi: Int, lo: Int
+        init<Value>(_ f: BitField<Value>) { hi = f.hi; lo = f.lo }
+        init(hi: Int, lo: Int) { self.hi = hi; self.lo = lo }
+        var description: String { hi == lo ? "[\(hi)]" : "[\(hi):\(lo)]" }
+    }
+
+    /// The ranges written "[hi:lo]" or "[n]" in a quote, in order.
+    static func ranges(_ quote: String) -> [Declared] {
+        var out: [Declared] = []
+        var rest = Substring(quote)
+        while let open = rest.firstIndex(of: "["), let close = rest[open...].firstIndex(of: "]") {
+            let inside = rest[rest.index(after: open)..<close].split(separator: ":").compactMap { Int($0) }
+            if inside.count == 2 { out.append(Declared(hi: inside[0], lo: inside[1])) }
+            if inside.count == 1 { out.append(Declared(hi: inside[0], lo: inside[0])) }
+            rest = rest[rest.index(after: close)...]
+        }
+        return out
+    }
+
+    /// "NAME, bits [hi:lo]" / "NAME, bit [n]": the one range of a heading.
+    static func heading(_ quote: String) -> Declared? { ranges(quote).first }
+
+    /// An address field against a quote naming the record bits, then the
+    /// address bits: "Bits[243:196] represent the address ..., bits[51:4]".
+    static func matches(_ a: AddressField, _ quote: String) -> Bool {
+        ranges(quote) == [Declared(a.bits), Declared(hi: a.addressHi, lo: a.addressLo)]
+    }
+
+    @Test func steFieldsAreWhere5_2PutsThem() {
+        typealias F = STE.Fields
+        let headings: [(String, Declared)] = [
+            ("V, bit [0]", .init(F.v)), ("Config, bits [3:1]", .init(F.config)),
+            ("S1Fmt, bits [5:4]", .init(F.s1Fmt)), ("S1CDMax, bits [63:59]", .init(F.s1CDMax)),
+            ("S1DSS, bits [65:64]", .init(F.s1DSS)), ("S1CIR, bits [67:66]", .init(F.s1CIR)),
+            ("S1COR, bits [69:68]", .init(F.s1COR)), ("S1CSH, bits [71:70]", .init(F.s1CSH)),
+            ("PPAR, bit [82]", .init(F.ppar)), ("MEV, bit [83]", .init(F.mev)), ("S2FWB, bit [89]", .init(F.s2FWB)),
+            ("S1STALLD, bit [91]", .init(F.s1STALLD)), ("EATS, bits [93:92]", .init(F.eats)),
+            ("STRW, bits [95:94]", .init(F.strw)), ("SHCFG, bits [109:108]", .init(F.shcfg)),
+            ("S2VMID, bits [143:128]", .init(F.s2VMID)), ("S2T0SZ, bits [165:160]", .init(F.s2T0SZ)),
+            ("S2SL0, bits [167:166]", .init(F.s2SL0)), ("S2IR0, bits [169:168]", .init(F.s2IR0)),
+            ("S2OR0, bits [171:170]", .init(F.s2OR0)), ("S2SH0, bits [173:172]", .init(F.s2SH0)),
+            ("S2TG, bits [175:174]", .init(F.s2TG)), ("S2PS, bits [178:176]", .init(F.s2PS)),
+            ("S2AA64, bit [179]", .init(F.s2AA64)), ("S2ENDI, bit [180]", .init(F.s2ENDI)),
+            ("S2AFFD, bit [181]", .init(F.s2AFFD)), ("S2PTW, bit [182]", .init(F.s2PTW)),
+            ("S2HD, bit [183]", .init(F.s2HD)), ("S2HA, bit [184]", .init(F.s2HA)), ("S2S, bit [185]", .init(F.s2S)),
+            ("S2R, bit [186]", .init(F.s2R)),
+        ]
+        for (quote, declared) in headings { #expect(Self.heading(quote) == declared, "\(quote)") }
+        // The pointer's own bits, in place ("Bits above and below the range of
+        // the field are implied as zero in CD address calculations").
+        #expect(Self.heading("S1ContextPtr, bits [55:6]") == Declared(F.s1ContextPtr.bits))
+        #expect(F.s1ContextPtr.addressLo == 6 && F.s1ContextPtr.addressHi == 55)
+        #expect(Self.matches(F.s2TTB,
+                             "Bits[243:196] represent the address of Stage 2 Translation Table base, bits[51:4]."))
+        // Encodings, from the field tables.
+        #expect(STE.Config.bypass.rawValue == 0b100 && STE.Config.stage1.rawValue == 0b101)
+        #expect(STE.Config.stage2.rawValue == 0b110 && STE.Config.nested.rawValue == 0b111)
+        #expect(STE.EATS.full.rawValue == 0b01 && STE.EATS.splitStage.rawValue == 0b10)
+        #expect(STE.STRW.el2.rawValue == 0b10)              // "0b10 | 0 | NS-EL2"
+        #expect(STE.S1DSS.bypass.rawValue == 0b01 && STE.S1DSS.substream0.rawValue == 0b10)
+        #expect(STE.S1Fmt.twoLevel4K.rawValue == 0b01 && STE.S1Fmt.twoLevel64K.rawValue == 0b10)
+        #expect(STE.S2TG.size64K.rawValue == 0b01 && STE.S2TG.size16K.rawValue == 0b10)
+        #expect(STE.S2PS.bits48.rawValue == 0b101 && STE.S2PS.bits52.rawValue == 0b110)
+    }
+
+    @Test func cdFieldsAreWhere5_4PutsThem() {
+        typealias F = CD.Fields
+        let headings: [(String, Declared)] = [
+            ("T0SZ, bits [5:0]", .init(F.t0sz)), ("TG0, bits [7:6]", .init(F.tg0)), ("IR0, bits [9:8]", .init(F.ir0)),
+            ("OR0, bits [11:10]", .init(F.or0)), ("SH0, bits [13:12]", .init(F.sh0)), ("EPD0, bit [14]", .init(F.epd0)),
+            ("ENDI, bit [15]", .init(F.endi)), ("T1SZ, bits [21:16]", .init(F.t1sz)), ("TG1, bits [23:22]", .init(F.tg1)),
+            ("EPD1, bit [30]", .init(F.epd1)), ("V, bit [31]", .init(F.v)), ("IPS, bits [34:32]", .init(F.ips)),
+            ("AFFD, bit [35]", .init(F.affd)), ("WXN, bit [36]", .init(F.wxn)), ("UWXN, bit [37]", .init(F.uwxn)),
+            ("TBI0, bit [38]", .init(F.tbi0)), ("TBI1, bit [39]", .init(F.tbi1)), ("PAN, bit [40]", .init(F.pan)),
+            ("AA64, bit [41]", .init(F.aa64)), ("HD, bit [42]", .init(F.hd)), ("HA, bit [43]", .init(F.ha)),
+            ("S, bit [44]", .init(F.s)), ("R, bit [45]", .init(F.r)), ("A, bit [46]", .init(F.a)),
+            ("ASET, bit [47]", .init(F.aset)), ("ASID, bits [63:48]", .init(F.asid)), ("HAD0, bit [65]", .init(F.had0)),
+            ("HAD1, bit [129]", .init(F.had1)), ("MAIR0, bits [223:192]", .init(F.mair0)),
+            ("MAIR1, bits [255:224]", .init(F.mair1)),
+        ]
+        for (quote, declared) in headings { #expect(Self.heading(quote) == declared, "\(quote)") }
+        #expect(Self.matches(F.ttb0, "Bits[115:68] represent the address of the TT0 base, bits[51:4]."))
+        #expect(Self.matches(F.ttb1, "Bits[179:132] represent the address of the TT1 base, bits[51:4]."))
+        // TG0: "0b00 4KB, 0b01 64KB, 0b10 16KB"; TG1: "0b01 16KB, 0b10 4KB, 0b11 64KB".
+        #expect(CD.TG0.size4K.rawValue == 0b00 && CD.TG0.size64K.rawValue == 0b01 && CD.TG0.size16K.rawValue == 0b10)
+        #expect(CD.TG1.size16K.rawValue == 0b01 && CD.TG1.size4K.rawValue == 0b10 && CD.TG1.size64K.rawValue == 0b11)
+        #expect(CD.IPS.bits32.rawValue == 0b000 && CD.IPS.bits44.rawValue == 0b100 && CD.IPS.bits52.rawValue == 0b110)
+    }
+
+    @Test func levelOneDescriptorsAreWhere5_1And5_3PutThem() {
+        #expect(Self.heading("Span, bits [4:0]") == Declared(L1STD.Fields.span))
+        #expect(Self.ranges("L2Ptr, bits [55:6]") == [Declared(L1STD.Fields.l2Ptr.bits)])
+        #expect(L1STD.Fields.l2Ptr.addressLo == 6)
+        #expect(Self.heading("V, bit [0]") == Declared(L1CD.Fields.v))
+        #expect(Self.ranges("L2Ptr, bits [55:12]") == [Declared(L1CD.Fields.l2Ptr.bits)])
+        #expect(L1CD.Fields.l2Ptr.addressLo == 12)
+    }
+}
