@@ -265,7 +265,9 @@ import Foundation
     @Test func cmdSyncCompletion() {
         // CS = IRQ with MSI: MSIData written to MSIAddr (4.7.3), after synchronize.
         let msi = ControlHarness.msiTarget
-        let h = run([Cmd.tlbi(0x30), Cmd.sync(cs: 1, msiData: 0xCAFE_F00D, msiAddress: msi | 0xFFF0_0000_0000_0003)])
+        var sync = Cmd.sync(cs: 1, msiData: 0xCAFE_F00D, msiAddress: msi)
+        sync.1 |= 0xFFF0_0000_0000_0003   // word 1 bits outside MSIAddress[51:2] are not part of the address
+        let h = run([Cmd.tlbi(0x30), sync])
         #expect(consumedAll(h, 2))
         #expect(h.host.syncs == 1)
         #expect(h.host.msis.count == 1)

@@ -30,6 +30,23 @@ import Testing
     /// "NAME, bits [hi:lo]" / "NAME, bit [n]": the one range of a heading.
     static func heading(_ quote: String) -> Declared? { ranges(quote).first }
 
+    /// A field as Linux's arm-smmu-v3.h defines it, for the records whose
+    /// figures the Markdown edition has only as images: "CMDQ_TLBI_1_TTL
+    /// GENMASK_ULL(9, 8)" or "CMDQ_0_SSV (1UL << 11)", the digit after the
+    /// prefix naming the 64-bit word.
+    static func linux(_ definition: String) -> Declared? {
+        let parts = definition.split(separator: " ", maxSplits: 1)
+        guard parts.count == 2, let word = parts[0].split(separator: "_").compactMap({ Int($0) }).first else { return nil }
+        let digits = parts[1].split(whereSeparator: { !$0.isNumber }).compactMap { Int($0) }
+        if parts[1].hasPrefix("GENMASK"), digits.count == 2 {
+            return Declared(hi: 64 * word + digits[0], lo: 64 * word + digits[1])
+        }
+        if parts[1].hasPrefix("(1UL <<"), digits.count == 2 {   // "1", then the shift
+            return Declared(hi: 64 * word + digits[1], lo: 64 * word + digits[1])
+        }
+        return nil
+    }
+
     /// An address field against a quote naming the record bits, then the
     /// address bits: "Bits[243:196] represent the address ..., bits[51:4]".
     static func matches(_ a: AddressField, _ quote: String) -> Bool {
@@ -95,6 +112,49 @@ import Testing
         #expect(CD.TG0.size4K.rawValue == 0b00 && CD.TG0.size64K.rawValue == 0b01 && CD.TG0.size16K.rawValue == 0b10)
         #expect(CD.TG1.size16K.rawValue == 0b01 && CD.TG1.size4K.rawValue == 0b10 && CD.TG1.size64K.rawValue == 0b11)
         #expect(CD.IPS.bits32.rawValue == 0b000 && CD.IPS.bits44.rawValue == 0b100 && CD.IPS.bits52.rawValue == 0b110)
+    }
+
+    @Test func commandFieldsAreWhereChapter4PutsThem() {
+        typealias F = Command.Fields
+        // 4.4.1.1, the table of range and level-hint fields.
+        #expect(Self.ranges("| [16:12] | NUM    | Range invalidation granule multiplier") == [Declared(F.num)])
+        #expect(Self.ranges("| [75:74] | TG     | Translation Granule") == [Declared(F.tg)])
+        #expect(Self.ranges("| [73:72] | TTL    | Translation Table Level") == [Declared(F.ttl)])
+        #expect(Self.ranges("If SMMU_IDR5.DS == 0, this field is 5 bits wide, bits [24:20].") == [Declared(F.scale)])
+        #expect(Command.TG.size4K.rawValue == 0b01 && Command.TG.size16K.rawValue == 0b10
+                && Command.TG.size64K.rawValue == 0b11)   // "0b01 : ... 4KB", "0b10 : ... 16KB", "0b11 : ... 64KB"
+        // 4.1.6: "Virtual address fields are Address[63:12]"; IPA fields are
+        // Address[55:12] and MSIAddr [55:2], bits [55:52] RES0 up to SMMUv3.3
+        // (not read here, so the fields end at 51).
+        #expect(F.address.addressHi == 63 && F.address.addressLo == 12)
+        #expect(F.ipa.addressHi == 51 && F.ipa.addressLo == 12)
+        #expect(F.msiAddress.addressHi == 51 && F.msiAddress.addressLo == 2)
+        // 4.5.2 Resp: "0b00 : ResponseFailure", "0b01 : InvalidRequest", "0b10 : Success".
+        #expect(Command.Resp.responseFailure.rawValue == 0b00 && Command.Resp.invalidRequest.rawValue == 0b01
+                && Command.Resp.success.rawValue == 0b10)
+        // The figures, as Linux 6.12 spells them.
+        let linux: [(String, Declared)] = [
+            ("CMDQ_0_OP GENMASK_ULL(7, 0)", .init(F.opcode)), ("CMDQ_0_SSV (1UL << 11)", .init(F.ssv)),
+            ("CMDQ_CFGI_0_SSID GENMASK_ULL(31, 12)", .init(F.substreamID)),
+            ("CMDQ_CFGI_0_SID GENMASK_ULL(63, 32)", .init(F.streamID)),
+            ("CMDQ_CFGI_1_LEAF (1UL << 0)", .init(F.leaf)), ("CMDQ_CFGI_1_RANGE GENMASK_ULL(4, 0)", .init(F.range)),
+            ("CMDQ_TLBI_0_NUM GENMASK_ULL(16, 12)", .init(F.num)), ("CMDQ_TLBI_0_SCALE GENMASK_ULL(24, 20)", .init(F.scale)),
+            ("CMDQ_TLBI_0_VMID GENMASK_ULL(47, 32)", .init(F.vmid)), ("CMDQ_TLBI_0_ASID GENMASK_ULL(63, 48)", .init(F.asid)),
+            ("CMDQ_TLBI_1_TTL GENMASK_ULL(9, 8)", .init(F.ttl)), ("CMDQ_TLBI_1_TG GENMASK_ULL(11, 10)", .init(F.tg)),
+            ("CMDQ_TLBI_1_VA_MASK GENMASK_ULL(63, 12)", .init(F.address.bits)),
+            ("CMDQ_TLBI_1_IPA_MASK GENMASK_ULL(51, 12)", .init(F.ipa.bits)),
+            ("CMDQ_ATC_0_GLOBAL (1UL << 9)", .init(F.global)), ("CMDQ_ATC_1_SIZE GENMASK_ULL(5, 0)", .init(F.size)),
+            ("CMDQ_PRI_1_GRPID GENMASK_ULL(8, 0)", .init(F.prgIndex)), ("CMDQ_PRI_1_RESP GENMASK_ULL(13, 12)", .init(F.resp)),
+            ("CMDQ_RESUME_1_STAG GENMASK_ULL(15, 0)", .init(F.stag)),
+            ("CMDQ_SYNC_0_CS GENMASK_ULL(13, 12)", .init(F.cs)), ("CMDQ_SYNC_0_MSH GENMASK_ULL(23, 22)", .init(F.msh)),
+            ("CMDQ_SYNC_0_MSIATTR GENMASK_ULL(27, 24)", .init(F.msiAttr)),
+            ("CMDQ_SYNC_0_MSIDATA GENMASK_ULL(63, 32)", .init(F.msiData)),
+            ("CMDQ_SYNC_1_MSIADDR_MASK GENMASK_ULL(51, 2)", .init(F.msiAddress.bits)),
+        ]
+        for (definition, declared) in linux { #expect(Self.linux(definition) == declared, "\(definition)") }
+        // CMDQ_RESUME_0_RESP GENMASK_ULL(13, 12) with RETRY = 1, ABORT = 2: Ac is bit 12, Ab bit 13.
+        #expect(Declared(F.action) == Declared(hi: 12, lo: 12) && Declared(F.abort) == Declared(hi: 13, lo: 13))
+        #expect(Command.CS.sigIRQ.rawValue == 1 && Command.CS.sigSEV.rawValue == 2)   // CMDQ_SYNC_0_CS_IRQ/SEV
     }
 
     @Test func levelOneDescriptorsAreWhere5_1And5_3PutThem() {

@@ -45,7 +45,7 @@ struct PASIDTeardownTests {
         ])
 
         // Software answers the group it drained (PRI_RESP, Resp = 0b01 InvalidRequest).
-        #expect(d.submit([DriverCmd.priResp(sid: sid, ssid: 1, prgIndex: 3, resp: 0b01)]))
+        #expect(d.submit([DriverCmd.priResp(sid: sid, ssid: 1, prgIndex: 3, resp: .invalidRequest)]))
         #expect(d.host.log.withLock { $0.responses } ==
                 [PageResponse(streamID: sid, substreamID: 1, prgIndex: 3, code: .invalidRequest)])
         // The other PASID is untouched.

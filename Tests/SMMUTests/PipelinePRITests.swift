@@ -59,9 +59,9 @@ struct PipelinePRITests {
     /// ResponseFailure; SSV = 1 carries the PASID, SSV = 0 none.
     @Test func priRespReachesTheHost() throws {
         let d = try machine()
-        #expect(d.submit([DriverCmd.priResp(sid: sid, ssid: 0x12345, prgIndex: 0x1AB, resp: 0b10),
-                          DriverCmd.priResp(sid: sid, prgIndex: 7, resp: 0b01),
-                          DriverCmd.priResp(sid: sid + 1, ssid: 9, prgIndex: 0, resp: 0b00)]))
+        #expect(d.submit([DriverCmd.priResp(sid: sid, ssid: 0x12345, prgIndex: 0x1AB, resp: .success),
+                          DriverCmd.priResp(sid: sid, prgIndex: 7, resp: .invalidRequest),
+                          DriverCmd.priResp(sid: sid + 1, ssid: 9, prgIndex: 0, resp: .responseFailure)]))
         #expect(d.host.log.withLock { $0.responses } == [
             PageResponse(streamID: sid, substreamID: 0x12345, prgIndex: 0x1AB, code: .success),
             PageResponse(streamID: sid, substreamID: nil, prgIndex: 7, code: .invalidRequest),

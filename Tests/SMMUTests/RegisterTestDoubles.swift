@@ -142,21 +142,55 @@ final class ControlHarness: @unchecked Sendable {
 }
 
 /// Command encodings built from the field tables of IHI 0070 chapter 4.
+/// Commands for the control-unit tests, written through `Command.Fields`.
+/// Opcodes and small encodings are taken raw so a test can also give ones
+/// the model must refuse.
 enum Cmd {
-    static func op(_ opcode: UInt64, sid: UInt64 = 0, ssid: UInt64 = 0, ssv: Bool = false) -> UInt64 {
-        opcode | (ssv ? 1 << 11 : 0) | ssid << 12 | sid << 32
+    private typealias F = Command.Fields
+
+    private static func words(_ opcode: UInt64, _ build: (inout [UInt64]) -> Void) -> (UInt64, UInt64) {
+        var w: [UInt64] = [0, 0]
+        w.setRaw(F.opcode, opcode)
+        build(&w)
+        return (w[0], w[1])
     }
-    static func cfgiSTE(_ sid: UInt64) -> (UInt64, UInt64) { (op(0x03, sid: sid), 1) }
-    static func cfgiSTERange(_ sid: UInt64, range: UInt64) -> (UInt64, UInt64) { (op(0x04, sid: sid), range) }
+    /// Word 0 of a command with a StreamID and a SubstreamID.
+    static func op(_ opcode: UInt64, sid: UInt64 = 0, ssid: UInt64 = 0, ssv: Bool = false) -> UInt64 {
+        words(opcode) {
+            $0.set(F.ssv, ssv)
+            $0.setRaw(F.substreamID, ssid)
+            $0.setRaw(F.streamID, sid)
+        }.0
+    }
+    static func cfgiSTE(_ sid: UInt64) -> (UInt64, UInt64) {
+        words(0x03) { $0.setRaw(F.streamID, sid); $0.set(F.leaf) }
+    }
+    static func cfgiSTERange(_ sid: UInt64, range: UInt64) -> (UInt64, UInt64) {
+        words(0x04) { $0.setRaw(F.streamID, sid); $0.setRaw(F.range, range) }
+    }
     static var cfgiAll: (UInt64, UInt64) { cfgiSTERange(0, range: 31) }
-    static func cfgiCD(_ sid: UInt64, ssid: UInt64) -> (UInt64, UInt64) { (op(0x05, sid: sid, ssid: ssid), 1) }
-    static func cfgiCDAll(_ sid: UInt64) -> (UInt64, UInt64) { (op(0x06, sid: sid), 0) }
+    static func cfgiCD(_ sid: UInt64, ssid: UInt64) -> (UInt64, UInt64) {
+        words(0x05) { $0.setRaw(F.streamID, sid); $0.setRaw(F.substreamID, ssid); $0.set(F.leaf) }
+    }
+    static func cfgiCDAll(_ sid: UInt64) -> (UInt64, UInt64) { words(0x06) { $0.setRaw(F.streamID, sid) } }
     static func tlbi(_ opcode: UInt64, vmid: UInt64 = 0, asid: UInt64 = 0, num: UInt64 = 0, scale: UInt64 = 0,
                      address: UInt64 = 0, leaf: Bool = false, ttl: UInt64 = 0, tg: UInt64 = 0) -> (UInt64, UInt64) {
-        (opcode | num << 12 | scale << 20 | vmid << 32 | asid << 48,
-         (leaf ? 1 : 0) | ttl << 8 | tg << 10 | address)
+        words(opcode) {
+            $0.setRaw(F.num, num)
+            $0.setRaw(F.scale, scale)
+            $0.setRaw(F.vmid, vmid)
+            $0.setRaw(F.asid, asid)
+            $0.set(F.leaf, leaf)
+            $0.setRaw(F.ttl, ttl)
+            $0.setRaw(F.tg, tg)
+            $0.set(F.address, address)
+        }
     }
     static func sync(cs: UInt64, msiData: UInt64 = 0, msiAddress: UInt64 = 0) -> (UInt64, UInt64) {
-        (0x46 | cs << 12 | msiData << 32, msiAddress)
+        words(0x46) {
+            $0.setRaw(F.cs, cs)
+            $0.setRaw(F.msiData, msiData)
+            $0.set(F.msiAddress, msiAddress)
+        }
     }
 }

@@ -39,75 +39,69 @@ struct CommandContext: Sendable {
     var e2h: Bool
 }
 
-/// Field extraction from a 128-bit little-endian command (bit n of the
-/// command is bit n % 64 of word n / 64).
-struct CommandWords: Sendable {
+/// A command as copied out of the queue: two little-endian words, read
+/// through `Command.Fields`.
+struct CommandWords: BitRecord, Sendable {
     var w0: UInt64, w1: UInt64
-    func bits(_ word: UInt64, _ hi: UInt64, _ lo: UInt64) -> UInt64 {
-        (word >> lo) & ((hi - lo == 63) ? ~0 : ((1 << (hi - lo + 1)) - 1))
-    }
-    var opcode: UInt8 { UInt8(truncatingIfNeeded: w0) }
-    var ssec: Bool { w0 & (1 << 10) != 0 }
-    var ssv: Bool { w0 & (1 << 11) != 0 }
-    var substreamID: UInt32 { UInt32(bits(w0, 31, 12)) }
-    var streamID: UInt32 { UInt32(w0 >> 32) }
-    var vmid: UInt16 { UInt16(bits(w0, 47, 32)) }
-    var asid: UInt16 { UInt16(bits(w0, 63, 48)) }
-    var leaf: Bool { w1 & 1 != 0 }
+    func word(_ i: Int) -> UInt64 { i == 0 ? w0 : w1 }
 }
 
 enum CommandDecoder {
     /// Decodes one command, or the CERROR_ILL it raises (4.1.3).
+    private typealias F = Command.Fields
+
     static func decode(_ c: CommandWords, _ ctx: CommandContext) -> Result<Command, CommandError> {
         let cfg = ctx.configuration
-        guard let op = CommandOpcode(rawValue: c.opcode) else { return .failure(.CERROR_ILL) }
+        guard let op = c[F.opcode] else { return .failure(.CERROR_ILL) }
         // 4.1.6: SSec == 1 on the Non-secure queue is ILLEGAL wherever the field exists.
         switch op {
         case .PREFETCH_CONFIG, .PREFETCH_ADDR, .CFGI_STE, .CFGI_STE_RANGE, .CFGI_CD, .CFGI_CD_ALL,
              .RESUME, .STALL_TERM:
-            if c.ssec { return .failure(.CERROR_ILL) }
+            if c[F.ssec] { return .failure(.CERROR_ILL) }
         default: break
         }
         let ssidSupported = cfg.substreamIDBits > 0
-        func ssid(_ valid: Bool) -> UInt32? { valid && ssidSupported ? c.substreamID : nil }
+        let streamID = c[F.streamID], vmid = c[F.vmid], asid = c[F.asid]
+        func ssid(_ valid: Bool) -> UInt32? { valid && ssidSupported ? c[F.substreamID] : nil }
         let stage1Only = !cfg.stage2
         switch op {
         // 4.2 prefetch
         case .PREFETCH_CONFIG:
-            return .success(.prefetchConfig(streamID: c.streamID, substreamID: ssid(c.ssv)))
+            return .success(.prefetchConfig(streamID: streamID, substreamID: ssid(c[F.ssv])))
         case .PREFETCH_ADDR:
             return .success(.prefetchAddress)
         // 4.3 configuration invalidation
         case .CFGI_STE:
-            return .success(.cfgiStreams(c.streamID...c.streamID))
+            return .success(.cfgiStreams(streamID...streamID))
         case .CFGI_STE_RANGE:
             // 4.3.2: 2^(Range+1) STEs from StreamID aligned down; Range == 31 is CFGI_ALL.
-            let range = UInt32(c.bits(c.w1, 4, 0))
+            let range = c[F.range]
             if range == 31 { return .success(.cfgiStreams(nil)) }
             let count = UInt64(1) << UInt64(range + 1)
-            let first = UInt64(c.streamID) & ~(count - 1)
+            let first = UInt64(streamID) & ~(count - 1)
             return .success(.cfgiStreams(UInt32(first)...UInt32(first + count - 1)))
         case .CFGI_CD:
             guard cfg.stage1 else { return .failure(.CERROR_ILL) }   // 4.3.3: no stage 1
-            return .success(.cfgiContexts(streamID: c.streamID, substreamID: ssidSupported ? c.substreamID : 0))
+            return .success(.cfgiContexts(streamID: streamID, substreamID: ssidSupported ? c[F.substreamID] : 0))
         case .CFGI_CD_ALL:
             guard cfg.stage1 else { return .failure(.CERROR_ILL) }   // 4.3.4: no stage 1
-            return .success(.cfgiContexts(streamID: c.streamID, substreamID: nil))
+            return .success(.cfgiContexts(streamID: streamID, substreamID: nil))
         case .CFGI_VMS_PIDM:
             return .failure(.CERROR_ILL)   // no VMS (IDR3.MPAM == 0)
         // 4.4.2 stage 1 (CERROR_ILL on a stage-2-only SMMU)
         case .TLBI_NH_ALL:
             guard cfg.stage1 else { return .failure(.CERROR_ILL) }
-            return .success(.tlbi(.vmidStage1(vmid: stage1Only ? nil : c.vmid)))
+            return .success(.tlbi(.vmidStage1(vmid: stage1Only ? nil : vmid)))
         case .TLBI_NH_ASID:
             guard cfg.stage1 else { return .failure(.CERROR_ILL) }
-            return .success(.tlbi(.asid(vmid: stage1Only ? nil : c.vmid, asid: c.asid, el2: false)))
+            return .success(.tlbi(.asid(vmid: stage1Only ? nil : vmid, asid: asid, el2: false)))
         case .TLBI_NH_VA, .TLBI_NH_VAA:
             guard cfg.stage1 else { return .failure(.CERROR_ILL) }
             guard let size = rangeSize(c, cfg) else { return .failure(.CERROR_ILL) }
-            let asid: UInt16? = op == .TLBI_NH_VA ? c.asid : nil
-            return .success(.tlbi(.va(vmid: stage1Only ? nil : c.vmid, asid: asid, address: c.w1 & ~0xFFF,
-                                      size: clampedSize(c.w1 & ~0xFFF, size), leafOnly: c.leaf, el2: false)))
+            let address = c[F.address]
+            return .success(.tlbi(.va(vmid: stage1Only ? nil : vmid, asid: op == .TLBI_NH_VA ? asid : nil,
+                                      address: address, size: clampedSize(address, size), leafOnly: c[F.leaf],
+                                      el2: false)))
         case .TLBI_EL3_ALL, .TLBI_EL3_VA:
             return .failure(.CERROR_ILL)   // Secure Command queue only (4.4.2.5)
         case .TLBI_EL2_ALL:
@@ -115,69 +109,64 @@ enum CommandDecoder {
             return .success(.tlbi(.allEL2))
         case .TLBI_EL2_ASID:
             guard cfg.hypervisorContexts else { return .failure(.CERROR_ILL) }   // IDR0.Hyp (4.4.2)
-            return .success(.tlbi(.asid(vmid: nil, asid: c.asid, el2: true)))
+            return .success(.tlbi(.asid(vmid: nil, asid: asid, el2: true)))
         case .TLBI_EL2_VA, .TLBI_EL2_VAA:
             guard cfg.hypervisorContexts else { return .failure(.CERROR_ILL) }   // IDR0.Hyp (4.4.2)
             guard let size = rangeSize(c, cfg) else { return .failure(.CERROR_ILL) }
             // 4.4.2.8: with E2H == 0 the ASID parameter is ignored.
-            let asid: UInt16? = op == .TLBI_EL2_VA && ctx.e2h ? c.asid : nil
-            return .success(.tlbi(.va(vmid: nil, asid: asid, address: c.w1 & ~0xFFF,
-                                      size: clampedSize(c.w1 & ~0xFFF, size), leafOnly: c.leaf, el2: true)))
+            let address = c[F.address]
+            return .success(.tlbi(.va(vmid: nil, asid: op == .TLBI_EL2_VA && ctx.e2h ? asid : nil,
+                                      address: address, size: clampedSize(address, size), leafOnly: c[F.leaf],
+                                      el2: true)))
         // 4.4.3 stage 2 (CERROR_ILL without stage 2)
         case .TLBI_S12_VMALL:
             guard cfg.stage2 else { return .failure(.CERROR_ILL) }
-            return .success(.tlbi(.vmidAll(c.vmid)))
+            return .success(.tlbi(.vmidAll(vmid)))
         case .TLBI_S2_IPA:
             guard cfg.stage2 else { return .failure(.CERROR_ILL) }
             guard let size = rangeSize(c, cfg) else { return .failure(.CERROR_ILL) }
-            let ipa = c.w1 & 0x000F_FFFF_FFFF_F000   // IPA [51:12]
-            return .success(.tlbi(.ipa(vmid: c.vmid, address: ipa, size: clampedSize(ipa, size), leafOnly: c.leaf)))
+            let ipa = c[F.ipa]
+            return .success(.tlbi(.ipa(vmid: vmid, address: ipa, size: clampedSize(ipa, size), leafOnly: c[F.leaf])))
         case .TLBI_NSNH_ALL:
             return .success(.tlbi(.allNonHyp))
         // 4.5 ATS and PRI
         case .ATC_INV:
             guard cfg.ats else { return .failure(.CERROR_ILL) }
             // 4.5.1: span 4096 * 2^Size, address aligned to it; Size >= 52 covers everything.
-            let sizeField = c.bits(c.w1, 5, 0)
+            let sizeField = c[F.size]
             let address: UInt64, size: UInt64
             if sizeField >= 52 {
                 address = 0; size = 0   // 0 stands for 2^64 (as on the wire, docs/protocol.md)
             } else {
-                size = UInt64(4096) << sizeField
-                address = c.w1 & ~(size - 1)
+                size = UInt64(4096) << UInt64(sizeField)
+                address = c[F.address] & ~(size - 1)
             }
-            // 4.5.1: Global (bit 9) sets the request's Global Invalidate flag
-            // with SSV == 1 and is IGNORED with SSV == 0.
-            let substreamID = ssid(c.ssv)
-            return .success(.atcInvalidate(streamID: c.streamID, substreamID: substreamID, address: address, size: size,
-                                           global: substreamID != nil && c.w0 & (1 << 9) != 0))
+            // 4.5.1: Global sets the request's Global Invalidate flag with
+            // SSV == 1 and is IGNORED with SSV == 0.
+            let substreamID = ssid(c[F.ssv])
+            return .success(.atcInvalidate(streamID: streamID, substreamID: substreamID, address: address, size: size,
+                                           global: substreamID != nil && c[F.global]))
         case .PRI_RESP:
             guard cfg.pri else { return .failure(.CERROR_ILL) }
-            let code: PageResponseCode
-            switch c.bits(c.w1, 13, 12) {     // 4.5.2 Resp
-            case 0b00: code = .failure
-            case 0b01: code = .invalidRequest
-            case 0b10: code = .success
-            default: return .failure(.CERROR_ILL)
-            }
-            return .success(.priResponse(PageResponse(streamID: c.streamID, substreamID: ssid(c.ssv),
-                                                      prgIndex: UInt16(c.bits(c.w1, 8, 0)), code: code)))
+            // 4.5.2: Resp 0b11 is Reserved (nil), ILLEGAL.
+            guard let resp = c[F.resp] else { return .failure(.CERROR_ILL) }
+            return .success(.priResponse(PageResponse(streamID: streamID, substreamID: ssid(c[F.ssv]),
+                                                      prgIndex: c[F.prgIndex], code: resp.code)))
         // 4.7 stall
         case .RESUME:
             guard cfg.stallModel != .terminateOnly else { return .failure(.CERROR_ILL) }
-            // Ac (bit 12): 1 retry, 0 terminate; Ab (bit 13) ignored: TERM_MODEL == 1.
-            return .success(.resume(streamID: c.streamID, stag: UInt16(truncatingIfNeeded: c.w1),
-                                    retry: c.w0 & (1 << 12) != 0))
+            // Ac: 1 retry, 0 terminate; Ab is ignored: TERM_MODEL == 1.
+            return .success(.resume(streamID: streamID, stag: c[F.stag], retry: c[F.action]))
         case .STALL_TERM:
             guard cfg.stallModel != .terminateOnly else { return .failure(.CERROR_ILL) }
-            return .success(.stallTerminate(streamID: c.streamID))
+            return .success(.stallTerminate(streamID: streamID))
         case .CMD_SYNC:
-            // 4.7.3: CS [13:12], MSIData [63:32], MSIAddr [51:2] in word 1.
-            switch c.bits(c.w0, 13, 12) {
-            case 0b00: return .success(.sync(.none))
-            case 0b01: return .success(.sync(.irq(msiAddress: c.w1 & RegBits.MSI_ADDR, msiData: UInt32(c.w0 >> 32))))
-            case 0b10: return .success(.sync(.sev))
-            default: return .failure(.CERROR_ILL)
+            // 4.7.3: CS 0b11 is Reserved (nil): CERROR_ILL.
+            switch c[F.cs] {
+            case .sigNone: return .success(.sync(.none))
+            case .sigIRQ: return .success(.sync(.irq(msiAddress: c[F.msiAddress], msiData: c[F.msiData])))
+            case .sigSEV: return .success(.sync(.sev))
+            case nil: return .failure(.CERROR_ILL)
             }
         }
     }
@@ -187,15 +176,14 @@ enum CommandDecoder {
     /// a Reserved encoding (CERROR_ILL).
     static func rangeSize(_ c: CommandWords, _ cfg: SMMUConfiguration) -> UInt64? {
         guard cfg.rangeInvalidation else { return 4096 }   // TG/TTL/NUM/SCALE are RES0
-        let tg = c.bits(c.w1, 11, 10), ttl = c.bits(c.w1, 9, 8)
-        let num = c.bits(c.w0, 16, 12), scale = c.bits(c.w0, 24, 20)   // SCALE [24:20] (IDR5.DS == 0)
-        guard tg != 0 else { return 4096 }
+        let ttl = c[F.ttl], num = UInt64(c[F.num]), scale = UInt64(c[F.scale])
+        // TG == 0b00: no range, no TTL (every TG encoding is defined).
+        guard let tg = c[F.tg], let granuleShift = tg.granuleShift else { return 4096 }
         // 16K with TTL == 0b01 is Reserved without DS (IDR5.DS == 0 here)
         // and treated as TTL == 0b00; only with NUM == SCALE == 0 does that
         // make the Reserved combination.
-        let effectiveTTL = tg == 0b10 && ttl == 0b01 ? 0 : ttl
+        let effectiveTTL = tg == .size16K && ttl == 0b01 ? 0 : ttl
         if num == 0 && scale == 0 && effectiveTTL == 0 { return nil }
-        let granuleShift: UInt64 = switch tg { case 0b01: 12; case 0b10: 14; default: 16 }
         let shift = scale + granuleShift
         guard shift < 64 else { return UInt64.max }
         let (size, overflow) = (num + 1).multipliedReportingOverflow(by: UInt64(1) << shift)

@@ -112,7 +112,7 @@ final class LinuxLikeDriver {
         var all = commands
         let syncIndex = cmdProd + UInt64(all.count)
         let syncSlot = cmdq + (syncIndex & mask) * 16
-        all.append(msiPoll ? DriverCmd.sync(cs: 1, msiData: 0, msiAddress: syncSlot) : DriverCmd.sync(cs: 2))
+        all.append(msiPoll ? DriverCmd.sync(cs: .sigIRQ, msiData: 0, msiAddress: syncSlot) : DriverCmd.sync(cs: .sigSEV))
         for c in all {
             ram.writeWords(cmdq + (cmdProd & mask) * 16, c)
             cmdProd = (cmdProd + 1) & ((mask << 1) | 1)          // index + wrap bit

@@ -225,27 +225,34 @@ final class HookedMemory: GuestMemory, @unchecked Sendable {
 }
 
 extension DriverCmd {
-    static func cfgiCDAll(_ sid: UInt32) -> [UInt64] { [0x06 | UInt64(sid) << 32, 0] }
-    /// TLBI_NH_ASID 0x11: VMID [47:32], ASID [63:48].
+    static func cfgiCDAll(_ sid: UInt32) -> [UInt64] { command(.CFGI_CD_ALL) { $0.set(F.streamID, sid) } }
     static func tlbiNHASID(_ asid: UInt16, vmid: UInt16 = 0) -> [UInt64] {
-        [0x11 | UInt64(vmid) << 32 | UInt64(asid) << 48, 0]
+        command(.TLBI_NH_ASID) { $0.set(F.vmid, vmid); $0.set(F.asid, asid) }
     }
-    /// ATC_INV 0x40 (4.5.1): SSV [11], SubstreamID [31:12], StreamID [63:32];
-    /// Size [69:64], Address [127:76].
-    static func atcInv(sid: UInt32, ssid: UInt32? = nil, address: UInt64, size: UInt64) -> [UInt64] {
-        [0x40 | (ssid.map { 1 << 11 | UInt64($0) << 12 } ?? 0) | UInt64(sid) << 32, (address & ~0xFFF) | size]
+    /// ATC_INV (4.5.1): StreamID, SubstreamID with SSV, Address, Size.
+    static func atcInv(sid: UInt32, ssid: UInt32? = nil, address: UInt64, size: UInt8) -> [UInt64] {
+        command(.ATC_INV) {
+            $0.set(F.streamID, sid)
+            if let ssid { $0.set(F.ssv); $0.set(F.substreamID, ssid) }
+            $0.set(F.address, address)
+            $0.set(F.size, size)
+        }
     }
-    /// PRI_RESP 0x41 (4.5.2): SSV [11], SubstreamID [31:12], StreamID [63:32];
-    /// PRGIndex [72:64], Resp [77:76] (0b00 Failure, 0b01 InvalidRequest, 0b10 Success).
-    static func priResp(sid: UInt32, ssid: UInt32? = nil, prgIndex: UInt16, resp: UInt64) -> [UInt64] {
-        [0x41 | (ssid.map { 1 << 11 | UInt64($0) << 12 } ?? 0) | UInt64(sid) << 32, UInt64(prgIndex) | resp << 12]
+    /// PRI_RESP (4.5.2): StreamID, SubstreamID with SSV, PRGIndex, Resp.
+    static func priResp(sid: UInt32, ssid: UInt32? = nil, prgIndex: UInt16, resp: Command.Resp) -> [UInt64] {
+        command(.PRI_RESP) {
+            $0.set(F.streamID, sid)
+            if let ssid { $0.set(F.ssv); $0.set(F.substreamID, ssid) }
+            $0.set(F.prgIndex, prgIndex)
+            $0.set(F.resp, resp)
+        }
     }
-    /// RESUME 0x44 (4.7.1): Ac [12] (1 retry), StreamID [63:32]; STAG [79:64].
+    /// RESUME (4.7.1): Ac (retry), StreamID, STAG.
     static func resume(sid: UInt32, stag: UInt16, retry: Bool) -> [UInt64] {
-        [0x44 | (retry ? 1 << 12 : 0) | UInt64(sid) << 32, UInt64(stag)]
+        command(.RESUME) { $0.set(F.action, retry); $0.set(F.streamID, sid); $0.set(F.stag, stag) }
     }
-    /// STALL_TERM 0x45 (4.7.2): StreamID [63:32].
-    static func stallTerm(sid: UInt32) -> [UInt64] { [0x45 | UInt64(sid) << 32, 0] }
+    /// STALL_TERM (4.7.2): StreamID.
+    static func stallTerm(sid: UInt32) -> [UInt64] { command(.STALL_TERM) { $0.set(F.streamID, sid) } }
 }
 
 extension Reg {

@@ -78,19 +78,45 @@ enum CR0 {
     static let CMDQEN: UInt64 = 1 << 3, ATSCHK: UInt64 = 1 << 4
 }
 
-/// Command encodings (chapter 4), built from the spec's field tables.
+/// Commands as a Linux-like driver writes them (chapter 4), through
+/// `Command.Fields`.
 enum DriverCmd {
-    static func sync(cs: UInt64, msiData: UInt32 = 0, msiAddress: UInt64 = 0) -> [UInt64] {
-        // CMD_SYNC 0x46: CS [13:12], MSH [23:22]=inner shareable(3), MSIAttr [27:24], MSIData [63:32]; MSIAddr [51:2].
-        [0x46 | cs << 12 | 3 << 22 | 0xF << 24 | UInt64(msiData) << 32, msiAddress & 0x000F_FFFF_FFFF_FFFC]
+    typealias F = Command.Fields
+
+    /// A command: the opcode and whatever `build` sets.
+    static func command(_ op: CommandOpcode, _ build: (inout [UInt64]) -> Void = { _ in }) -> [UInt64] {
+        var w: [UInt64] = [0, 0]
+        w.set(F.opcode, op)
+        build(&w)
+        return w
     }
-    static let cfgiAll: [UInt64] = [0x04, 31]                 // CFGI_STE_RANGE with Range=31
-    static let tlbiNSNHAll: [UInt64] = [0x30, 0]
-    static let tlbiEL2All: [UInt64] = [0x20, 0]
-    static func cfgiSTE(_ sid: UInt32) -> [UInt64] { [0x03 | UInt64(sid) << 32, 1] }
-    static func cfgiCD(_ sid: UInt32, ssid: UInt32) -> [UInt64] { [0x05 | UInt64(ssid) << 12 | UInt64(sid) << 32, 1] }
+
+    /// CMD_SYNC with Linux's MSH = inner shareable and MSIAttr = 0xF (Normal WB).
+    static func sync(cs: Command.CS, msiData: UInt32 = 0, msiAddress: UInt64 = 0) -> [UInt64] {
+        command(.CMD_SYNC) {
+            $0.set(F.cs, cs)
+            $0.set(F.msh, 3)
+            $0.set(F.msiAttr, 0xF)
+            $0.set(F.msiData, msiData)
+            $0.set(F.msiAddress, msiAddress)
+        }
+    }
+    /// CMD_CFGI_STE_RANGE with Range = 31: CFGI_ALL (4.3.6).
+    static let cfgiAll = command(.CFGI_STE_RANGE) { $0.set(F.range, 31) }
+    static let tlbiNSNHAll = command(.TLBI_NSNH_ALL)
+    static let tlbiEL2All = command(.TLBI_EL2_ALL)
+    static func cfgiSTE(_ sid: UInt32) -> [UInt64] {
+        command(.CFGI_STE) { $0.set(F.streamID, sid); $0.set(F.leaf) }
+    }
+    static func cfgiCD(_ sid: UInt32, ssid: UInt32) -> [UInt64] {
+        command(.CFGI_CD) { $0.set(F.streamID, sid); $0.set(F.substreamID, ssid); $0.set(F.leaf) }
+    }
     static func tlbiNHVA(asid: UInt16, vmid: UInt16 = 0, address: UInt64, leaf: Bool = true) -> [UInt64] {
-        // TLBI_NH_VA 0x12: VMID [47:32], ASID [63:48]; Leaf bit 0, Address [63:12].
-        [0x12 | UInt64(vmid) << 32 | UInt64(asid) << 48, (address & ~0xFFF) | (leaf ? 1 : 0)]
+        command(.TLBI_NH_VA) {
+            $0.set(F.vmid, vmid)
+            $0.set(F.asid, asid)
+            $0.set(F.leaf, leaf)
+            $0.set(F.address, address)
+        }
     }
 }
