@@ -157,6 +157,55 @@ import Testing
         #expect(Command.CS.sigIRQ.rawValue == 1 && Command.CS.sigSEV.rawValue == 2)   // CMDQ_SYNC_0_CS_IRQ/SEV
     }
 
+    /// "NAME hi lo" or "NAME n", as the figures' text runs in the Markdown
+    /// edition (a field's name, then the bit numbers at its ends).
+    static func figure(_ quote: String) -> Declared? {
+        let numbers = quote.split(separator: " ").dropFirst().compactMap { Int($0) }
+        switch numbers.count {
+        case 1: return Declared(hi: numbers[0], lo: numbers[0])
+        case 2: return Declared(hi: numbers[0], lo: numbers[1])
+        default: return nil
+        }
+    }
+
+    @Test func eventRecordFieldsAreWhere7_3PutsThem() {
+        typealias F = EventRecord.Fields
+        // 7.3.19 E_PAGE_REQUEST, the figure's text: "... InputAddr[63:12]
+        // 191 160 InputAddr[63:12] 159 140 ... Span 115 108 RES0 107 104 pR
+        // 103 pW 102 pX 101100 uR 99 uW 98 uX 97 96 RES0 RES0 95 64 StreamID
+        // 63 32 SubstreamID 31 12 SSV 11 RES0 10 8 0x24 7 0".
+        let figure: [(String, Declared)] = [
+            ("Span 115 108", .init(F.span)), ("pR 103", .init(F.pR)), ("pW 102", .init(F.pW)), ("pX 101", .init(F.pX)),
+            ("uR 99", .init(F.uR)), ("uW 98", .init(F.uW)), ("uX 97", .init(F.uX)),
+            ("StreamID 63 32", .init(F.streamID)), ("SubstreamID 31 12", .init(F.substreamID)), ("SSV 11", .init(F.ssv)),
+            ("0x24 7 0", .init(F.type)), ("InputAddr[63:12] 191 140", .init(F.inputPage.bits)),
+            // 7.3.2 F_UUT: "127 100 99 98 97 | RES0 RnW InD PnU", "95 80 Reason (IMPLEMENTATION DEFINED) 79 | 64".
+            ("RnW 99", .init(F.rnw)), ("InD 98", .init(F.ind)), ("PnU 97", .init(F.pnu)), ("Reason 79 64", .init(F.reason)),
+            // 7.3.4 F_STE_FETCH: "255 248 247 ... FetchAddr[55:3] ... 194 192 RES0".
+            ("FetchAddr[55:3] 247 195", .init(F.fetchAddr.bits)),
+        ]
+        for (quote, declared) in figure { #expect(Self.figure(quote) == declared, "\(quote)") }
+        #expect(Self.ranges("InputAddr[63:12]") == [Declared(hi: F.inputPage.addressHi, lo: F.inputPage.addressLo)])
+        #expect(Self.ranges("FetchAddr[55:3]") == [Declared(hi: F.fetchAddr.addressHi, lo: F.fetchAddr.addressLo)])
+        // 7.3.13 "IPA bits [55:OAS] are RES0 if OAS is smaller than 56": IPA is address bits [55:12].
+        #expect(F.ipa.addressHi == 55 && F.ipa.addressLo == 12)
+        // The fault records' figures are images here; Linux 6.12's EVTQ_*.
+        let linux: [(String, Declared)] = [
+            ("EVTQ_0_ID GENMASK_ULL(7, 0)", .init(F.type)), ("EVTQ_0_SSV (1UL << 11)", .init(F.ssv)),
+            ("EVTQ_0_SSID GENMASK_ULL(31, 12)", .init(F.substreamID)), ("EVTQ_0_SID GENMASK_ULL(63, 32)", .init(F.streamID)),
+            ("EVTQ_1_STAG GENMASK_ULL(15, 0)", .init(F.stag)), ("EVTQ_1_STALL (1UL << 31)", .init(F.stall)),
+            ("EVTQ_1_PnU (1UL << 33)", .init(F.pnu)), ("EVTQ_1_InD (1UL << 34)", .init(F.ind)),
+            ("EVTQ_1_RnW (1UL << 35)", .init(F.rnw)), ("EVTQ_1_S2 (1UL << 39)", .init(F.s2)),
+            ("EVTQ_1_CLASS GENMASK_ULL(41, 40)", .init(F.faultClass)), ("EVTQ_1_TT_READ (1UL << 44)", .init(F.ttRnW)),
+            ("EVTQ_2_ADDR GENMASK_ULL(63, 0)", .init(F.inputAddr)),
+        ]
+        for (definition, declared) in linux { #expect(Self.linux(definition) == declared, "\(definition)") }
+        // EVTQ_3_IPA GENMASK_ULL(51, 12), EVTQ_3_FETCH_ADDR GENMASK_ULL(51, 3): the same low ends.
+        #expect(F.ipa.bits.lo == 192 + 12 && F.fetchAddr.bits.lo == 192 + 3)
+        #expect(FaultClass.tableWalk.rawValue == 0x01)                  // EVTQ_1_CLASS_TT
+        #expect(EventType.E_PAGE_REQUEST.rawValue == 0x24 && EventType.F_UUT.rawValue == 0x01)
+    }
+
     @Test func levelOneDescriptorsAreWhere5_1And5_3PutThem() {
         #expect(Self.heading("Span, bits [4:0]") == Declared(L1STD.Fields.span))
         #expect(Self.ranges("L2Ptr, bits [55:6]") == [Declared(L1STD.Fields.l2Ptr.bits)])
