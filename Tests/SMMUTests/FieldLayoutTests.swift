@@ -206,6 +206,26 @@ import Testing
         #expect(EventType.E_PAGE_REQUEST.rawValue == 0x24 && EventType.F_UUT.rawValue == 0x01)
     }
 
+    @Test func priRecordFieldsAreWhereChapter8PutsThem() {
+        typealias F = PageRequest.Fields
+        // Chapter 8's text gives the fields and their widths ("StreamID[31:0]",
+        // "SubstreamID[19:0]", "Page address[63:12]", "PRGIndex[8:0]"); its
+        // figure is an image here, so the positions are Linux 6.12's PRIQ_*.
+        #expect(Self.ranges("StreamID[31:0]").first?.hi == F.streamID.width - 1)
+        #expect(Self.ranges("SubstreamID[19:0]").first?.hi == F.substreamID.width - 1)
+        #expect(Self.ranges("PRGIndex[8:0]").first?.hi == F.prgIndex.width - 1)
+        #expect(Self.ranges("Page address[63:12]") == [Declared(hi: F.pageAddress.addressHi, lo: F.pageAddress.addressLo)])
+        let linux: [(String, Declared)] = [
+            ("PRIQ_0_SID GENMASK_ULL(31, 0)", .init(F.streamID)), ("PRIQ_0_SSID GENMASK_ULL(51, 32)", .init(F.substreamID)),
+            ("PRIQ_0_PERM_PRIV (1UL << 58)", .init(F.priv)), ("PRIQ_0_PERM_EXEC (1UL << 59)", .init(F.x)),
+            ("PRIQ_0_PERM_READ (1UL << 60)", .init(F.r)), ("PRIQ_0_PERM_WRITE (1UL << 61)", .init(F.w)),
+            ("PRIQ_0_PRG_LAST (1UL << 62)", .init(F.last)), ("PRIQ_0_SSID_V (1UL << 63)", .init(F.ssv)),
+            ("PRIQ_1_PRG_IDX GENMASK_ULL(8, 0)", .init(F.prgIndex)),
+            ("PRIQ_1_ADDR_MASK GENMASK_ULL(63, 12)", .init(F.pageAddress.bits)),
+        ]
+        for (definition, declared) in linux { #expect(Self.linux(definition) == declared, "\(definition)") }
+    }
+
     @Test func levelOneDescriptorsAreWhere5_1And5_3PutThem() {
         #expect(Self.heading("Span, bits [4:0]") == Declared(L1STD.Fields.span))
         #expect(Self.ranges("L2Ptr, bits [55:6]") == [Declared(L1STD.Fields.l2Ptr.bits)])

@@ -1,24 +1,31 @@
-/// A 16-byte PRI queue record (IHI 0070 8.2; Linux's PRIQ_*): word 0
-/// StreamID [31:0], SubstreamID [51:32], Priv [58], Exec [59], Read [60],
-/// Write [61], Last [62], SSV [63]; word 1 PRGIndex [8:0], Page address [63:12].
-struct EncodedPageRequest: Sendable, Equatable {
-    var w0: UInt64, w1: UInt64
-    static let lastBit: UInt64 = 1 << 62
+/// A 16-byte PRI queue record (IHI 0070 8.2) as two little-endian words,
+/// written through `PageRequest.Fields`.
+struct EncodedPageRequest: MutableBitRecord, Sendable, Equatable {
+    var w0: UInt64 = 0, w1: UInt64 = 0
+
+    func word(_ i: Int) -> UInt64 { i == 0 ? w0 : w1 }
+    mutating func setWord(_ i: Int, _ value: UInt64) {
+        if i == 0 { w0 = value } else { w1 = value }
+    }
 
     init(_ r: PageRequest) {
-        var w0 = UInt64(r.streamID)
+        typealias F = PageRequest.Fields
+        set(F.streamID, r.streamID)
         if let ssid = r.substreamID {
-            w0 |= UInt64(ssid & 0xF_FFFF) << 32 | 1 << 63
+            set(F.ssv)
+            set(F.substreamID, ssid)
             // 8.0: "When SSV == 0, the X and Priv bits are both 0."
-            if r.privileged { w0 |= 1 << 58 }
-            if r.execute { w0 |= 1 << 59 }
+            set(F.priv, r.privileged)
+            set(F.x, r.execute)
         }
-        if r.read { w0 |= 1 << 60 }
-        if r.write { w0 |= 1 << 61 }
-        if r.last { w0 |= Self.lastBit }
-        self.w0 = w0
-        w1 = UInt64(r.prgIndex & 0x1FF) | (r.address & ~0xFFF)
+        set(F.r, r.read)
+        set(F.w, r.write)
+        set(F.last, r.last)
+        set(F.prgIndex, r.prgIndex)
+        set(F.pageAddress, r.address)
     }
+
+    var last: Bool { self[PageRequest.Fields.last] }
 }
 
 enum PRIEnqueueResult { case queued, overflow, dropped }
@@ -36,7 +43,7 @@ extension ControlRegisters {
         // 6.3.36 LO == 1: interrupt for each message with L == 1, written or
         // discarded by overflow, and for nothing else.
         let lastOnly = self[.PRIQ_IRQ_CFG2] & RegBits.PRIQ_LO != 0
-        let last = r.w0 & EncodedPageRequest.lastBit != 0
+        let last = r.last
         if (prodReg ^ consReg) & RegBits.OVFLG != 0 {
             if lastOnly && last { out.add(queueInterrupt(.priQueue)) }
             return .overflow
