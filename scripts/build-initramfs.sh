@@ -34,7 +34,7 @@ fi
 
 apt_install cpio gcc-aarch64-linux-gnu libc6-dev-arm64-cross
 CROSS_CC=aarch64-linux-gnu-gcc
-CROSS_CFLAGS=(-std=c11 -Wall -Wextra -Werror -static -O2)
+CROSS_CFLAGS=(-std=c11 -Wall -Wextra -Werror -static -O2 -I"$VSMMU_ROOT/guest/include")
 
 arm64_apt_refresh
 bb_version=$(arm64_candidate busybox-static)

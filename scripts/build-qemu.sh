@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Builds qemu-system-aarch64 from Debian trixie's QEMU 10.0.x source with the
+# Builds qemu-system-aarch64 from Debian's pinned QEMU 10.2.x source (sid) with the
 # series in qemu-patches/ applied. The result is cached under VSMMU_CACHE,
 # keyed by the QEMU version, the series and this script, so a second run is a
 # cache hit. Prints the path of the binary.
@@ -31,7 +31,7 @@ rm -f "$tree/.vsmmu-unpacked"
 (
     cd "$tree"
     git init -q && git add -A && git -c user.name=vsmmu -c user.email=vsmmu@localhost \
-        commit -qm "QEMU $version (Debian trixie source)"
+        commit -qm "QEMU $version (Debian source)"
     if ls "$VSMMU_ROOT"/qemu-patches/*.patch >/dev/null 2>&1; then
         git -c user.name=vsmmu -c user.email=vsmmu@localhost am -q "$VSMMU_ROOT"/qemu-patches/*.patch >&2 \
             || die "the series in qemu-patches/ does not apply to QEMU $version"

@@ -97,7 +97,7 @@ static bool ats_check_rw(struct ctx *c, char *detail, size_t len)
 		return false;
 	}
 	if (st != ST_OK || !(info & TR_INFO_VALID) || tr != pa ||
-	    (info & (PERM_READ | PERM_WRITE)) != (PERM_READ | PERM_WRITE)) {
+	    (info & (TR_INFO_PERM_READ | TR_INFO_PERM_WRITE)) != (TR_INFO_PERM_READ | TR_INFO_PERM_WRITE)) {
 		snprintf(detail, len, "IOVA 0x%llx: status %u TR_ADDR 0x%llx "
 			 "(pagemap PA 0x%llx) TR_INFO 0x%x, expected R+W",
 			 (unsigned long long)(IOVA_RW + off), st,
@@ -116,8 +116,8 @@ static bool ats_check_ro(struct ctx *c, char *detail, size_t len)
 	uint64_t pa = phys_addr(c->ro), tr;
 	uint32_t info, st = ats_translate(c, IOVA_RO, false, &tr, &info);
 
-	if (st != ST_OK || tr != pa || !(info & PERM_READ) ||
-	    (info & PERM_WRITE)) {
+	if (st != ST_OK || tr != pa || !(info & TR_INFO_PERM_READ) ||
+	    (info & TR_INFO_PERM_WRITE)) {
 		snprintf(detail, len, "read-only IOVA 0x%llx: status %u "
 			 "TR_ADDR 0x%llx (PA 0x%llx) TR_INFO 0x%x, expected R "
 			 "without W", IOVA_RO, st, (unsigned long long)tr,

@@ -31,7 +31,7 @@ static bool pri_single(struct ctx *c, int kfd, char *detail, size_t len)
 	bool logged = !kmsg_wait_line(kfd, "[5L]", "privileged R access", line,
 				      sizeof(line), 2000);
 
-	if (out != OUTCOME_QUEUED || n != 1 || (r & 0x1ff) != idx ||
+	if (out != PR_ACCEPTED || n != 1 || (r & 0x1ff) != idx ||
 	    ((r >> 16) & 0xff) != RESP_LINUX_DENY || !logged) {
 		snprintf(detail, len, "L=1 request index %u: outcome %d, %u "
 			 "responses, ring[0] 0x%llx (want index %u code 0x%x), "
@@ -93,7 +93,7 @@ static bool pri_stop(struct ctx *c, int kfd, char *detail, size_t len)
 
 	wait_responses(c, before + 1, 1000);
 	entry = resp_entry(c, idx);
-	if (out != OUTCOME_QUEUED || !logged || !no_rw ||
+	if (out != PR_ACCEPTED || !logged || !no_rw ||
 	    (entry && (entry & 0xf) != RESP_LINUX_DENY)) {
 		snprintf(detail, len, "stop marker PASID 1 index %u: outcome "
 			 "%d (want 0 queued), logged %d without R/W %d, "
@@ -148,18 +148,22 @@ static bool overflow_outcomes(struct ctx *c, unsigned int start, int kfd,
 			      char *detail, size_t len)
 {
 	const unsigned int q = c->priq_entries, g = c->groups, full = q / 2;
-	uint32_t queued = rd32(c, REG_BURST_QUEUED);
-	uint32_t answered = rd32(c, REG_BURST_ANSWERED);
-	uint32_t dropped = rd32(c, REG_BURST_DROPPED);
+	uint32_t accepted = rd32(c, REG_BURST_ACCEPTED);
+	uint32_t refused = rd32(c, REG_BURST_REFUSED);
+	uint32_t lost = rd32(c, REG_BURST_LOST);
 	char line[1024];
 	unsigned int bad = 0, i, e = 0;
 
-	/* the first q requests (full groups) are queued; then overflow */
-	if (queued != q || answered != g - full || dropped != g - full + 1) {
+	/*
+	 * The first q requests (full groups) are queued; then overflow: each
+	 * later L=1 request is answered by the SMMU (accepted too, as a PCIe
+	 * endpoint sees it), each L=0 request and the stop marker are lost.
+	 */
+	if (accepted != q + g - full || refused != 0 || lost != g - full + 1) {
 		snprintf(detail, len, "burst of %u groups + stop marker: "
-			 "queued %u answered %u dropped %u, want %u %u %u (is "
+			 "accepted %u refused %u lost %u, want %u 0 %u (is "
 			 "the PRI queue %u entries? boot with --priq-log2)", g,
-			 queued, answered, dropped, q, g - full, g - full + 1,
+			 accepted, refused, lost, q + g - full, g - full + 1,
 			 q);
 		return false;
 	}
@@ -189,7 +193,7 @@ static bool overflow_outcomes(struct ctx *c, unsigned int start, int kfd,
 		 "%u-entry PRIQ: %u requests queued, indexes %u-%u answered by "
 		 "Linux (deny), %u-%u automatic Success while overflowed, %u "
 		 "L=0 and the stop marker dropped (no response); driver logged "
-		 "overflow", g, q, queued, start, start + full - 1,
+		 "overflow", g, q, q, start, start + full - 1,
 		 start + full, start + g - 1, g - full);
 	return true;
 }
@@ -208,7 +212,7 @@ static bool overflow_recovered(struct ctx *c, unsigned int index,
 	wait_responses(c, before + 1, 5000);
 	mem_fill(c->rw, 0x5555, 256);
 	st = dma(c, CMD_DMA_READ, IOVA_RW, 256, 0);
-	if (out != OUTCOME_QUEUED ||
+	if (out != PR_ACCEPTED ||
 	    resp_entry(c, index) != (1u << 4 | RESP_LINUX_DENY) ||
 	    st != ST_OK || buffer_compare(c, c->rw, 256) >= 0) {
 		snprintf(detail, len, "after overflow: new request index %u "

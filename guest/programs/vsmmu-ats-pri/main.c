@@ -81,7 +81,7 @@ static int setup(struct ctx *c)
 	}
 	if (vfio_open(c, group) || map_bar0(c) || map_buffers(c))
 		return -1;
-	c->vsmmu = rd32(c, REG_CAPS) & CAPS_VSMMU;
+	c->vsmmu = rd32(c, REG_CAPS) & CAPS_IOMMU_ATS;
 	note("REG_CAPS.VSMMU=%d; buffers mapped at IOVA 0x%llx (RW), 0x%llx "
 	     "(RO), 0x%llx (RW)", c->vsmmu, IOVA_RW, IOVA_RO, IOVA_INV);
 	return 0;

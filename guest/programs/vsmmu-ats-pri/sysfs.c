@@ -13,7 +13,7 @@
 
 #include "report.h"
 #include "sysfs.h"
-#include "testdev-regs.h"
+#include "vsmmu-testdev-regs.h"
 
 int read_text(const char *path, char *buf, size_t len)
 {
@@ -66,8 +66,8 @@ int find_endpoint(struct ctx *c)
 			continue;
 		snprintf(dir, sizeof(dir), "/sys/bus/pci/devices/%s",
 			 e->d_name);
-		if (read_hex(dir, "vendor") == TESTDEV_VENDOR &&
-		    read_hex(dir, "device") == TESTDEV_DEVICE &&
+		if (read_hex(dir, "vendor") == TESTDEV_VENDOR_ID &&
+		    read_hex(dir, "device") == TESTDEV_DEVICE_ID &&
 		    sscanf(e->d_name, "%x:%x:%x.%x", &dom, &bus, &dev,
 			   &fn) == 4) {
 			snprintf(c->bdf, sizeof(c->bdf), "%.31s", e->d_name);

@@ -9,7 +9,7 @@
 #include <stdint.h>
 
 #include "ctx.h"
-#include "testdev-regs.h"
+#include "vsmmu-testdev-regs.h"
 
 static inline uint32_t rd32(struct ctx *c, unsigned int off)
 {
