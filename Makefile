@@ -8,7 +8,7 @@ SHELL := /bin/bash
 SWIFT_RELEASE := swift build -c release
 BOOT := scripts/boot-guest
 
-.PHONY: all build run test test-unit test-scripts test-guest bench bench-model bench-socket bench-guest qemu kernel initramfs clean
+.PHONY: all build run test test-unit test-scripts test-qtest test-guest bench bench-model bench-socket bench-guest qemu kernel initramfs clean
 
 all: build
 
@@ -29,8 +29,9 @@ initramfs:
 run: build qemu kernel initramfs
 	$(BOOT) --iommu vsmmu --append "vsmmu.test=smmu-probe,dma-integrity"
 
-# Every test: unit and socket tests, the scripts' own tests, then the guest suite.
-test: test-unit test-scripts test-guest
+# Every test: unit and socket tests, the scripts' own tests, the QEMU series'
+# qtest, then the guest suite.
+test: test-unit test-scripts test-qtest test-guest
 
 test-unit:
 	swift build --build-tests
@@ -39,6 +40,10 @@ test-unit:
 # The runner scripts' tests (no QEMU or guest needed: fakes stand in).
 test-scripts:
 	for t in scripts/tests/*.sh; do bash "$$t"; done
+
+# The series' qtest (no guest kernel) against the patched QEMU and the backend.
+test-qtest: build qemu
+	scripts/qemu-qtest
 
 test-guest: build qemu kernel initramfs
 	scripts/guest-suite

@@ -2,7 +2,8 @@
 # Builds qemu-system-aarch64 from Debian's pinned QEMU 10.2.x source (sid) with the
 # series in qemu-patches/ applied. The result is cached under VSMMU_CACHE,
 # keyed by the QEMU version, the series and this script, so a second run is a
-# cache hit. Prints the path of the binary.
+# cache hit. Prints the path of the binary; the series' qtest (vsmmu-test) is
+# cached next to it.
 #   --dev DIR   also leave a git tree of the patched source at DIR (for
 #               developing the series: commit there, then git format-patch).
 source "$(dirname "$0")/lib.sh"
@@ -22,7 +23,7 @@ version=$(basename "$src"); version=${version#qemu-}
 series_hash=$( (cat "$VSMMU_ROOT"/qemu-patches/*.patch 2>/dev/null; cat "$0") | sha256sum | cut -c1-16)
 out="$VSMMU_CACHE/qemu/$version-$series_hash"
 bin="$out/bin/qemu-system-aarch64"
-if [ -x "$bin" ] && [ -z "$devdir" ]; then echo "$bin"; exit 0; fi
+if [ -x "$bin" ] && [ -x "$out/bin/vsmmu-test" ] && [ -z "$devdir" ]; then echo "$bin"; exit 0; fi
 
 tree=${devdir:-$out/src}
 rm -rf "$tree"; mkdir -p "$(dirname "$tree")"
@@ -52,9 +53,10 @@ rm -f "$tree/.vsmmu-unpacked"
         --disable-xen --disable-curses --disable-brlapi --disable-capstone --disable-slirp \
         --disable-libusb --disable-usb-redir --disable-smartcard --disable-guest-agent >&2
     log "building QEMU (several minutes)"
-    ninja qemu-system-aarch64 >&2
+    ninja qemu-system-aarch64 tests/qtest/vsmmu-test >&2
 )
 mkdir -p "$out/bin"
+cp "$tree/build/tests/qtest/vsmmu-test" "$out/bin/vsmmu-test.tmp" && mv "$out/bin/vsmmu-test.tmp" "$out/bin/vsmmu-test"
 cp "$tree/build/qemu-system-aarch64" "$bin.tmp" && mv "$bin.tmp" "$bin"
 [ -n "$devdir" ] || rm -rf "$tree"
 echo "$bin"
