@@ -31,6 +31,15 @@ if [ "${VSMMU_ATS_EXPECT:-pass}" = unsupported ]; then
             || fail "expected $name UNSUPPORTED: $line"
     done
 fi
+# With vsmmu.msi=1 the 'fault' check's event reached the driver through an
+# MSI: the ITS translated the SMMU's write by the DeviceID it carries.
+if [ "${VSMMU_MSI:-0}" = 1 ] && echo ",$checks," | grep -q ',fault,'; then
+    line=$(grep 'arm-smmu-v3-evtq' /proc/interrupts || true)
+    n=$(echo "$line" | awk '{ s = 0; for (i = 2; i <= NF && $i ~ /^[0-9]+$/; i++) s += $i; print s + 0 }')
+    echo "$line" | grep -q MSI || fail "arm-smmu-v3-evtq is not an MSI: $line"
+    [ "$n" -gt 0 ] || fail "the fault check's event came without an event-queue MSI: $line"
+    say "event queue MSIs through the ITS: $n"
+fi
 bad=$(grep '^CHECK ' /tmp/ats-pri.out | grep -v ': PASS\|: UNSUPPORTED' | head -n1)
 [ -z "$bad" ] || fail "$bad"
 [ "$rc" = 0 ] || fail "vsmmu-ats-pri exited with status $rc"

@@ -22,6 +22,20 @@ else
     fi
 fi
 
+# vsmmu.msi=1 (the runner: vsmmu with a GICv3 ITS): the SMMU's own
+# interrupts are MSIs through the ITS (the device tree's msi-parent), not
+# wired: Linux names them arm-smmu-v3-evtq / -gerror (and -priq with PRI).
+if [ "${VSMMU_MSI:-0}" = 1 ]; then
+    irqs=$(grep -E 'arm-smmu-v3-(evtq|priq|gerror)' /proc/interrupts || true)
+    say "SMMU interrupts:"
+    echo "$irqs" | sed 's/^ */    /'
+    for q in evtq gerror; do
+        echo "$irqs" | grep "arm-smmu-v3-$q" | grep -q 'MSI' \
+            || fail "arm-smmu-v3-$q is not an MSI (no msi-parent, or Linux fell back to wired interrupts)"
+    done
+    ! dmesg | grep -q 'msi_domain absent' || fail "arm-smmu-v3: msi_domain absent, wired interrupts used"
+fi
+
 # Every virtio PCI device: driver bound, and in an IOMMU group unless iommu=none.
 count=0
 for dev in /sys/bus/pci/devices/*; do
