@@ -84,7 +84,8 @@ public struct MMIOWriteEffect: OptionSet, Sendable {
 public struct PageRequest: Sendable, Hashable {
     public var streamID: UInt32
     public var substreamID: UInt32?
-    public var address: UInt64
+    /// The page asked for: an untranslated address, like a transaction's.
+    public var address: InputAddress
     public var read: Bool
     public var write: Bool
     public var execute: Bool
@@ -92,7 +93,7 @@ public struct PageRequest: Sendable, Hashable {
     /// Last request of its page request group (L).
     public var last: Bool
     public var prgIndex: UInt16
-    public init(streamID: UInt32, substreamID: UInt32? = nil, address: UInt64, read: Bool, write: Bool,
+    public init(streamID: UInt32, substreamID: UInt32? = nil, address: InputAddress, read: Bool, write: Bool,
                 execute: Bool = false, privileged: Bool = false, last: Bool, prgIndex: UInt16) {
         self.streamID = streamID; self.substreamID = substreamID; self.address = address
         self.read = read; self.write = write; self.execute = execute; self.privileged = privileged

@@ -2,6 +2,9 @@ import CVSMMU
 import SMMU
 
 // Conversions between the model's Swift types and the C structs of vsmmu.h.
+// Addresses are typed in Swift (InputAddress, IntermediateAddress,
+// PhysicalAddress) and raw uint64_t in C: they convert here and in the
+// callbacks, nowhere else.
 
 extension vsmmu_invalidation {
     public init(_ inv: HostInvalidation) {
@@ -54,7 +57,7 @@ extension TranslationRequest {
         if c.flags & UInt32(VSMMU_TR_PRIV) != 0 { access.insert(.privileged) }
         self.init(streamID: c.sid,
                   substreamID: c.flags & UInt32(VSMMU_TR_SSV) != 0 ? c.ssid : nil,
-                  address: c.iova, access: access,
+                  address: InputAddress(c.iova), access: access,
                   ats: c.flags & UInt32(VSMMU_TR_ATS) != 0)
     }
 }
@@ -66,8 +69,9 @@ extension vsmmu_translate_result {
         case .translated(let t):
             status = Int32(VSMMU_XLATE_OK)
             perm = UInt32(t.permissions.rawValue)
-            iova_base = t.inputBase
-            pa_base = t.outputBase
+            iova_base = t.inputBase.raw
+            // A PA, or the IPA of a split-stage ATS answer.
+            pa_base = t.outputBase.raw
             size_log2 = t.sizeLog2
             var tagBits: UInt32 = 0
             if let a = t.asid { asid = a; tagBits |= UInt32(VSMMU_TAG_ASID) }
@@ -86,7 +90,7 @@ extension vsmmu_translate_result {
 extension PageRequest {
     public init(_ c: vsmmu_pri_request) {
         func has(_ bit: UInt32) -> Bool { c.flags & bit != 0 }
-        self.init(streamID: c.sid, substreamID: has(VSMMU_PR_SSV) ? c.ssid : nil, address: c.addr,
+        self.init(streamID: c.sid, substreamID: has(VSMMU_PR_SSV) ? c.ssid : nil, address: InputAddress(c.addr),
                   read: has(VSMMU_PR_READ), write: has(VSMMU_PR_WRITE), execute: has(VSMMU_PR_EXEC),
                   privileged: has(VSMMU_PR_PRIV), last: has(VSMMU_PR_LAST), prgIndex: c.prg_index & 0x1FF)
     }

@@ -16,13 +16,13 @@ final class CallbackHostSignals: HostSignals, @unchecked Sendable {
         callbacks.raise_irq?(callbacks.opaque, UInt32(line.rawValue))
     }
 
-    func writeMSI(address: UInt64, data: UInt32) {
+    func writeMSI(address: PhysicalAddress, data: UInt32) {
         _ = deliverMSI(address: address, data: data)
     }
 
-    func deliverMSI(address: UInt64, data: UInt32) -> Bool {
-        if let f = callbacks.msi_deliver { return f(callbacks.opaque, address, data) }
-        callbacks.msi_write?(callbacks.opaque, address, data)
+    func deliverMSI(address: PhysicalAddress, data: UInt32) -> Bool {
+        if let f = callbacks.msi_deliver { return f(callbacks.opaque, address.raw, data) }
+        callbacks.msi_write?(callbacks.opaque, address.raw, data)
         return true
     }
 

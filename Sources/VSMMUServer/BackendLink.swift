@@ -68,13 +68,13 @@ final class BackendLink: HostSignals, @unchecked Sendable {
         send(.irq) { $0.u32(UInt32(line.rawValue)) }
     }
 
-    func writeMSI(address: UInt64, data: UInt32) {
+    func writeMSI(address: PhysicalAddress, data: UInt32) {
         // An MSI into guest RAM (CMD_SYNC completion) is a plain store.
-        if address & 3 == 0, let p = ram.memory.hostPointer(for: address, length: 4) {
+        if address.isAligned(log2: 2), let p = ram.memory.hostPointer(for: address, length: 4) {
             vsmmu_shim_store_release32(p, data.littleEndian)
             return
         }
-        send(.msi) { var m = WireMSI(); m.addr = address; m.data = data; m.encode(into: &$0) }
+        send(.msi) { var m = WireMSI(); m.addr = address.raw; m.data = data; m.encode(into: &$0) }
     }
 
     func invalidate(_ inv: HostInvalidation) {

@@ -32,7 +32,7 @@ final class MappedGuestRAM: @unchecked Sendable {
         guard let p, p != MAP_FAILED else { return .failure(Errno(rawValue: errno)) }
         let mapping = Mapping(guestAddress: r.guestAddr, size: r.size, base: p, length: length)
         do {
-            try memory.add(.init(guestAddress: r.guestAddr, size: r.size, host: p + Int(delta)))
+            try memory.add(.init(guestAddress: PhysicalAddress(r.guestAddr), size: r.size, host: p + Int(delta)))
         } catch {
             munmap(p, length)
             return .failure(error == .empty || error == .wraps ? .invalidArgument : .fileExists)
@@ -51,7 +51,7 @@ final class MappedGuestRAM: @unchecked Sendable {
             return m
         }
         guard let found else { return .failure(NoSuchRegion()) }
-        _ = try? memory.remove(guestAddress: r.guestAddr)
+        _ = try? memory.remove(guestAddress: PhysicalAddress(r.guestAddr))
         return .success(found)
     }
 

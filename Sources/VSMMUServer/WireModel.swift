@@ -3,6 +3,8 @@ import SMMU
 // The wire encodings of the model's types (docs/protocol.md), one step each
 // way: a request payload becomes the model's request, the model's answer or
 // signal becomes a payload. Constants are the protocol's, not vsmmu.h's.
+// Addresses are raw on the wire and typed in the model; they convert here
+// (and in BackendLink's MSI and MappedGuestRAM's regions).
 
 extension WireTranslateRequest {
     public static let ssv: UInt32 = 1 << 0, write: UInt32 = 1 << 1, exec: UInt32 = 1 << 2
@@ -14,7 +16,7 @@ extension WireTranslateRequest {
         if flags & Self.exec != 0 { access.insert(.instruction) }
         if flags & Self.priv != 0 { access.insert(.privileged) }
         return TranslationRequest(streamID: sid, substreamID: flags & Self.ssv != 0 ? ssid : nil,
-                                  address: iova, access: access, ats: flags & Self.ats != 0)
+                                  address: InputAddress(iova), access: access, ats: flags & Self.ats != 0)
     }
 }
 
@@ -36,7 +38,8 @@ extension WireTranslateReply {
                 (.privilegedExecute, Self.permPExec),
             ]
             perm = bits.reduce(0) { t.permissions.contains($1.0) ? $0 | $1.1 : $0 }
-            iovaBase = t.inputBase; paBase = t.outputBase; sizeLog2 = t.sizeLog2
+            // paBase: a PA, or the IPA of a split-stage ATS answer.
+            iovaBase = t.inputBase.raw; paBase = t.outputBase.raw; sizeLog2 = t.sizeLog2
             if let a = t.asid { asid = a; tags |= Self.tagASID }
             if let v = t.vmid { vmid = v; tags |= Self.tagVMID }
             if t.bypass { tags |= Self.tagBypass }
@@ -54,7 +57,7 @@ extension WirePageRequest {
 
     var model: PageRequest {
         func has(_ bit: UInt32) -> Bool { flags & bit != 0 }
-        return PageRequest(streamID: sid, substreamID: has(Self.ssv) ? ssid : nil, address: addr,
+        return PageRequest(streamID: sid, substreamID: has(Self.ssv) ? ssid : nil, address: InputAddress(addr),
                            read: has(Self.read), write: has(Self.write), execute: has(Self.exec),
                            privileged: has(Self.priv), last: has(Self.last), prgIndex: prgIndex & 0x1FF)
     }

@@ -15,7 +15,7 @@ private final class NullHost: HostSignals, @unchecked Sendable {
     let memory: RegionGuestMemory
     init(_ memory: RegionGuestMemory) { self.memory = memory }
     func raiseInterrupt(_ line: SMMUInterruptLine) {}
-    func writeMSI(address: UInt64, data: UInt32) { _ = memory.write32(at: address, data) }
+    func writeMSI(address: PhysicalAddress, data: UInt32) { _ = memory.write32(at: address, data) }
     func invalidate(_ invalidation: HostInvalidation) {}
     func synchronize() -> Bool { true }
     func deliverPageResponse(_ response: PageResponse) {}
@@ -41,7 +41,7 @@ private struct BenchGuest {
         let size = 64 << 20
         let host = UnsafeMutableRawPointer.allocate(byteCount: size, alignment: 1 << 16)
         memset(host, 0, size)
-        try memory.add(.init(guestAddress: Self.ramBase, size: UInt64(size), host: host))
+        try memory.add(.init(guestAddress: PhysicalAddress(Self.ramBase), size: UInt64(size), host: host))
         smmu = try SMMUv3(memory: memory, host: NullHost(memory))
         let b = Self.ramBase
         let strtab = b + 0x20_0000, eventq = b + 0x11_0000
@@ -85,8 +85,9 @@ private struct BenchGuest {
 
     func w32(_ o: UInt64, _ v: UInt64) { _ = smmu.write(offset: o, size: 4, value: v) }
     func w64(_ o: UInt64, _ v: UInt64) { _ = smmu.write(offset: o, size: 8, value: v) }
-    func put(_ a: UInt64, _ v: UInt64) { _ = memory.write64(at: a, v) }
-    func words(_ a: UInt64, _ w: [UInt64]) { _ = memory.writeWords(at: a, w) }
+    // The guest's side: tables are built at raw guest physical addresses.
+    func put(_ a: UInt64, _ v: UInt64) { _ = memory.write64(at: PhysicalAddress(a), v) }
+    func words(_ a: UInt64, _ w: [UInt64]) { _ = memory.writeWords(at: PhysicalAddress(a), w) }
     func idx(_ va: UInt64, _ level: UInt64) -> UInt64 { (va >> (39 - 9 * level)) & 0x1FF }
 
     /// Pushes commands + CMD_SYNC (CS=SEV) and runs the queue.
@@ -135,11 +136,12 @@ func runModelBenchmark(iterations: Int) throws {
     let smmu = guest.smmu
     let rounds = max(5, iterations / pages)
     func request(_ sid: UInt32, _ i: Int) -> TranslationRequest {
-        TranslationRequest(streamID: sid, address: BenchGuest.iovaBase + UInt64(i) << 12, access: .write)
+        TranslationRequest(streamID: sid, address: InputAddress(BenchGuest.iovaBase + UInt64(i) << 12), access: .write)
     }
     for sid: UInt32 in [1, 2] {
         guard case .translated(let t) = smmu.translate(request(sid, 7)),
-              t.output(for: BenchGuest.iovaBase + 7 << 12) == BenchGuest.ramBase + 0x100_0000 + 7 << 12 else {
+              t.output(for: InputAddress(BenchGuest.iovaBase + 7 << 12))
+                == .physical(PhysicalAddress(BenchGuest.ramBase + 0x100_0000 + 7 << 12)) else {
             print("vsmmu-bench: the benchmark guest does not translate SID \(sid); model broken?")
             exit(1)
         }
@@ -147,23 +149,23 @@ func runModelBenchmark(iterations: Int) throws {
 
     var sink: UInt64 = 0
     let baseline = perOp(rounds: rounds, perRound: pages) { i in
-        let a = BenchGuest.ramBase + 0x30_0000 + UInt64(i & 511) * 8
+        let a = PhysicalAddress(BenchGuest.ramBase + 0x30_0000 + UInt64(i & 511) * 8)
         for level in 0..<4 as Range<UInt64> { sink &+= guest.memory.read64(at: a + level * 0x1000) ?? 0 }
     }
     let hit = perOp(rounds: rounds, perRound: pages) { i in
-        if case .translated(let t) = smmu.translate(request(1, i)) { sink &+= t.outputBase }
+        if case .translated(let t) = smmu.translate(request(1, i)) { sink &+= t.outputBase.raw }
     }
     let cold = perOp(rounds: rounds, perRound: pages, setUp: { guest.invalidateTLB() }) { i in
-        if case .translated(let t) = smmu.translate(request(1, i)) { sink &+= t.outputBase }
+        if case .translated(let t) = smmu.translate(request(1, i)) { sink &+= t.outputBase.raw }
     }
     let nested = perOp(rounds: rounds, perRound: pages, setUp: { guest.invalidateTLB() }) { i in
-        if case .translated(let t) = smmu.translate(request(2, i)) { sink &+= t.outputBase }
+        if case .translated(let t) = smmu.translate(request(2, i)) { sink &+= t.outputBase.raw }
     }
     // Commands: batches of 63 TLBI_NH_VA + CMD_SYNC, as Linux's strict unmap path issues them.
     let batch = (0..<63).map { i in [0x12 | 1 << 48, (BenchGuest.iovaBase + UInt64(i) << 12) | 1] as [UInt64] }
     let perCommand = perOp(rounds: max(20, iterations / 1000), perRound: 16) { _ in guest.submit(batch) } / 64
     let copy16 = perOp(rounds: rounds, perRound: pages) { i in
-        sink &+= guest.memory.readWords(at: guest.cmdq + UInt64(i & 1023) * 16, count: 2)?[0] ?? 0
+        sink &+= guest.memory.readWords(at: PhysicalAddress(guest.cmdq + UInt64(i & 1023) * 16), count: 2)?[0] ?? 0
     }
 
     func fmt(_ v: Double) -> String {
@@ -191,7 +193,7 @@ func runModelBenchmark(iterations: Int) throws {
     // fits the TLB, walks plus replacement beyond. Median of `reps`
     // rounds; then one more round with every call timed, for the worst.
     func pass(_ n: Int) {
-        for i in 0..<n { if case .translated(let t) = smmu.translate(request(1, i)) { sink &+= t.outputBase } }
+        for i in 0..<n { if case .translated(let t) = smmu.translate(request(1, i)) { sink &+= t.outputBase.raw } }
     }
     func median(_ v: [Double]) -> Double { v.sorted()[v.count / 2] }
     let capacity = SMMUv3.tlbCapacity
@@ -221,7 +223,7 @@ func runModelBenchmark(iterations: Int) throws {
             for i in 0..<n {
                 // The slower CPU-time clock outside, so wall times stay exact.
                 let c0 = threadCPUNanoseconds(), t0 = nanoseconds()
-                if case .translated(let t) = smmu.translate(request(1, i)) { sink &+= t.outputBase }
+                if case .translated(let t) = smmu.translate(request(1, i)) { sink &+= t.outputBase.raw }
                 let t1 = nanoseconds(), c1 = threadCPUNanoseconds()
                 calls.append(t1 &- t0)
                 worstCPU = max(worstCPU, c1 &- c0)

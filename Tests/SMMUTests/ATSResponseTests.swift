@@ -9,7 +9,7 @@ struct ATSResponseTests {
     let va: UInt64 = 0x1234_5000
 
     func request(_ address: UInt64, ssid: UInt32? = nil, write: Bool = false) -> TranslationRequest {
-        TranslationRequest(streamID: sid, substreamID: ssid, address: address, access: write ? .write : [], ats: true)
+        TranslationRequest(streamID: sid, substreamID: ssid, address: InputAddress(address), access: write ? .write : [], ats: true)
     }
 
     func atsFault(_ outcome: TranslationOutcome) -> TranslationFault? {
@@ -40,7 +40,7 @@ struct ATSResponseTests {
         #expect(f.atsStatus == .completerAbort)
         #expect(f.event == nil)
         #expect(d.drainEvents().isEmpty)
-        _ = d.smmu.translate(TranslationRequest(streamID: sid, address: va))
+        _ = d.smmu.translate(TranslationRequest(streamID: sid, address: InputAddress(va)))
         #expect(d.drainEvents().map { $0[0] & 0xFF } == [0x04])
     }
 
@@ -48,7 +48,7 @@ struct ATSResponseTests {
     /// with REC_CFG_ATS == 1 and RECINVSID == 1: RECINVSID alone is not enough.
     @Test func badStreamIDIsCompleterAbortEvenWithRECINVSID_3_9_1_2() throws {
         let d = try driver(cr2: 1 << 1)                  // RECINVSID
-        let outside = TranslationRequest(streamID: 1 << 12, address: va, ats: true)   // LOG2SIZE = 8
+        let outside = TranslationRequest(streamID: 1 << 12, address: InputAddress(va), ats: true)   // LOG2SIZE = 8
         let f = try #require(atsFault(d.smmu.translate(outside)))
         #expect(f.atsStatus == .completerAbort)
         #expect(d.drainEvents().isEmpty)
@@ -75,7 +75,7 @@ struct ATSResponseTests {
         let f = try #require(atsFault(d.smmu.translate(request(va, ssid: 3))))
         #expect(f.atsStatus == .completerAbort)
         #expect(d.drainEvents().isEmpty)
-        _ = d.smmu.translate(TranslationRequest(streamID: sid, substreamID: 3, address: va))
+        _ = d.smmu.translate(TranslationRequest(streamID: sid, substreamID: 3, address: InputAddress(va)))
         #expect(d.drainEvents().map { $0[0] & 0xFF } == [0x0A])
     }
 
@@ -101,7 +101,7 @@ struct ATSResponseTests {
         let f = try #require(atsFault(d.smmu.translate(request(va))))
         #expect(f.atsStatus == .completerAbort)
         #expect(d.drainEvents().map { $0[0] & 0xFF } == [0x04])
-        _ = d.smmu.translate(TranslationRequest(streamID: 1 << 12, address: va, ats: true))
+        _ = d.smmu.translate(TranslationRequest(streamID: 1 << 12, address: InputAddress(va), ats: true))
         #expect(d.drainEvents().isEmpty)
     }
 
@@ -159,7 +159,7 @@ struct ATSResponseTests {
         guard case .translated(let t) = d.smmu.translate(request(va + 0x1000, write: true)) else {
             Issue.record("a read-only page must still grant read to a write-intent request"); return
         }
-        #expect(t.outputBase == pa + 0x1000)
+        #expect(t.outputBase == .physical(PhysicalAddress(pa + 0x1000)))
         #expect(t.permissions.allows([]))
         #expect(!t.permissions.allows(.write))
         #expect(d.drainEvents().isEmpty)
@@ -183,7 +183,7 @@ struct ATSResponseTests {
             Issue.record("executable page must translate"); return
         }
         #expect(!plain.permissions.allows(.instruction))
-        let exec = TranslationRequest(streamID: sid, address: va + 0x1000, access: .instruction, ats: true)
+        let exec = TranslationRequest(streamID: sid, address: InputAddress(va + 0x1000), access: .instruction, ats: true)
         guard case .translated(let xn) = d.smmu.translate(exec) else {
             Issue.record("an Exe request to an XN page still gets R"); return
         }
@@ -205,7 +205,7 @@ extension ATSResponseTests {
         let f = try #require(atsFault(d.smmu.translate(request(va))))
         #expect(f.atsStatus == .completerAbort)
         #expect(d.drainEvents().isEmpty)
-        _ = d.smmu.translate(TranslationRequest(streamID: sid, address: va))
+        _ = d.smmu.translate(TranslationRequest(streamID: sid, address: InputAddress(va)))
         #expect(d.drainEvents().map { $0[0] & 0xFF } == [0x0B])
     }
 

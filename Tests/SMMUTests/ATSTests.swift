@@ -27,19 +27,19 @@ struct ATSTests {
 
     @Test func translationRequestReturnsAddressSizeAndPermissions() throws {
         let (d, pa) = try machine(eats: .full)
-        guard case .translated(let t) = d.smmu.translate(TranslationRequest(streamID: sid, address: va | 0x10,
+        guard case .translated(let t) = d.smmu.translate(TranslationRequest(streamID: sid, address: InputAddress(va | 0x10),
                                                                             ats: true)) else {
             Issue.record("ATS request should translate"); return
         }
-        #expect(t.outputBase == pa)
+        #expect(t.outputBase == .physical(PhysicalAddress(pa)))
         #expect(t.sizeLog2 == 12)
         #expect(t.permissions.allows([]) && t.permissions.allows(.write))
         // AP[2] = 1: read-only; the completion must not grant write.
-        guard case .translated(let ro) = d.smmu.translate(TranslationRequest(streamID: sid, address: va + 0x1000,
+        guard case .translated(let ro) = d.smmu.translate(TranslationRequest(streamID: sid, address: InputAddress(va + 0x1000),
                                                                              ats: true)) else {
             Issue.record("read-only page should translate"); return
         }
-        #expect(ro.outputBase == pa + 0x1000)
+        #expect(ro.outputBase == .physical(PhysicalAddress(pa + 0x1000)))
         #expect(ro.permissions.allows([]))
         #expect(!ro.permissions.allows(.write))
     }
@@ -62,7 +62,7 @@ struct ATSTests {
     @Test func eatsZeroRecordsBadATSTranslationRequest() throws {
         let (d, _) = try machine(eats: .off)
         _ = d.drainEvents()
-        guard case .fault = d.smmu.translate(TranslationRequest(streamID: sid, address: va, ats: true)) else {
+        guard case .fault = d.smmu.translate(TranslationRequest(streamID: sid, address: InputAddress(va), ats: true)) else {
             Issue.record("EATS=0 must refuse ATS"); return
         }
         let events = d.drainEvents()
@@ -70,7 +70,7 @@ struct ATSTests {
         #expect(events.first.map { $0[0] & 0xFF } == 0x05)
         #expect(events.first.map { $0[0] >> 32 } == UInt64(sid))
         // The same address as an ordinary transaction still translates.
-        guard case .translated = d.smmu.translate(TranslationRequest(streamID: sid, address: va)) else {
+        guard case .translated = d.smmu.translate(TranslationRequest(streamID: sid, address: InputAddress(va))) else {
             Issue.record("untranslated traffic is unaffected by EATS"); return
         }
     }
@@ -85,13 +85,13 @@ struct ATSTests {
         d.writeSTE(sid: sid, STEWords.stage1(cdPointer: cdTable, cdMax: 4, s1dss: .terminate, eats: .full))
         #expect(d.submit([DriverCmd.cfgiSTE(sid)]))
         _ = d.drainEvents()
-        guard case .fault(let f) = d.smmu.translate(TranslationRequest(streamID: sid, address: va, ats: true)) else {
+        guard case .fault(let f) = d.smmu.translate(TranslationRequest(streamID: sid, address: InputAddress(va), ats: true)) else {
             Issue.record("S1DSS=0b00 must terminate"); return
         }
         #expect(f.event == nil)
         #expect(d.drainEvents().isEmpty)
         // An ordinary transaction records F_STREAM_DISABLED (0x06).
-        _ = d.smmu.translate(TranslationRequest(streamID: sid, address: va))
+        _ = d.smmu.translate(TranslationRequest(streamID: sid, address: InputAddress(va)))
         #expect(d.drainEvents().map { $0[0] & 0xFF } == [0x06])
     }
 

@@ -23,7 +23,7 @@ struct AddressSizeTests {
         }
         // The identity block must not cover addresses beyond the OAS.
         #expect(t.sizeLog2 <= 48)
-        let f = try #require(faultOrNil(d.smmu.translate(TranslationRequest(streamID: sid, address: beyond))))
+        let f = try #require(faultOrNil(d.smmu.translate(TranslationRequest(streamID: sid, address: InputAddress(beyond)))))
         #expect(f.event == nil)
         #expect(d.drainEvents().isEmpty)
     }
@@ -38,7 +38,7 @@ struct AddressSizeTests {
         d.writeSTE(sid: sid, STEWords.plain(.bypass))
         #expect(d.submit([DriverCmd.cfgiSTE(sid)]))
         _ = d.drainEvents()
-        #expect(faultOrNil(d.smmu.translate(TranslationRequest(streamID: sid, address: beyond))) != nil)
+        #expect(faultOrNil(d.smmu.translate(TranslationRequest(streamID: sid, address: InputAddress(beyond)))) != nil)
         let e = d.drainEvents()
         #expect(e.map { $0[0] & 0xFF } == [0x11])
         if let e = e.first {
@@ -55,7 +55,7 @@ struct AddressSizeTests {
     @Test func stage2OnlyRecordsStage1AddressSizeBeyondIAS_3_4() throws {
         let l = try NestedTests().build()
         NestedTests().install(l.d, STEWords.stage2Only(vmid: 7, t0sz: 24, sl0: 1, ttb: l.s2root))
-        #expect(faultOrNil(l.d.smmu.translate(TranslationRequest(streamID: 20, address: beyond))) != nil)
+        #expect(faultOrNil(l.d.smmu.translate(TranslationRequest(streamID: 20, address: InputAddress(beyond)))) != nil)
         let e = l.d.drainEvents()
         #expect(e.map { $0[0] & 0xFF } == [0x11])
         if let e = e.first {
@@ -71,13 +71,13 @@ struct AddressSizeTests {
         d.writeSTE(sid: sid, STEWords.stage1(cdPointer: d.ram.base + 0x30_0000, cdMax: 4, s1dss: .bypass))
         #expect(d.submit([DriverCmd.cfgiSTE(sid)]))
         _ = d.drainEvents()
-        #expect(faultOrNil(d.smmu.translate(TranslationRequest(streamID: sid, address: beyond))) != nil)
+        #expect(faultOrNil(d.smmu.translate(TranslationRequest(streamID: sid, address: InputAddress(beyond)))) != nil)
         #expect(d.drainEvents().map { $0[0] & 0xFF } == [0x11])
         // Within the IAS the address passes unchanged.
         guard case .translated(let t) = d.smmu.translate(TranslationRequest(streamID: sid, address: 0x4000_1000)) else {
             Issue.record("S1DSS bypass translates"); return
         }
-        #expect(t.output(for: 0x4000_1000) == 0x4000_1000)
+        #expect(t.output(for: 0x4000_1000) == .physical(0x4000_1000))
     }
 }
 
@@ -92,7 +92,7 @@ extension AddressSizeTests {
         d.writeSTE(sid: sid, STEWords.stage1(cdPointer: d.ram.base + 0x30_0000, cdMax: 4, s1dss: .bypass, eats: .full))
         #expect(d.submit([DriverCmd.cfgiSTE(sid)]))
         _ = d.drainEvents()
-        let f = try #require(faultOrNil(d.smmu.translate(TranslationRequest(streamID: sid, address: beyond, ats: true))))
+        let f = try #require(faultOrNil(d.smmu.translate(TranslationRequest(streamID: sid, address: InputAddress(beyond), ats: true))))
         #expect(f.atsStatus == .noAccess)
         #expect(f.type == .F_ADDR_SIZE)
         #expect(d.drainEvents().isEmpty)

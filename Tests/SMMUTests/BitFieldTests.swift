@@ -79,18 +79,18 @@ import Testing
     @Test func addressFields() {
         var r = [UInt64](repeating: 0, count: 4)
         // STE.S2TTB: bits [243:196] hold address bits [51:4].
-        let ttb = AddressField(243, 196, address: 51, 4)
-        r.set(ttb, 0x000F_FFFF_FFFF_FFF0 | 0xF | 1 << 60)   // bits outside [51:4] are dropped
+        let ttb = AddressField<PhysicalAddress>(243, 196, address: 51, 4)
+        r.set(ttb, PhysicalAddress(0x000F_FFFF_FFFF_FFF0 | 0xF | 1 << 60))   // bits outside [51:4] are dropped
         #expect(r[3] == 0x000F_FFFF_FFFF_FFF0)
         #expect(r[ttb] == 0x000F_FFFF_FFFF_FFF0)
         #expect(ttb.addressMask == 0x000F_FFFF_FFFF_FFF0 && ttb.addressHi == 51)
         // E_PAGE_REQUEST's InputAddr[63:12] at [191:140].
-        let page = AddressField(191, 140, address: 63, 12)
+        let page = AddressField<InputAddress>(191, 140, address: 63, 12)
         r = [0, 0, 0, 0]
         r.set(page, 0xFFFF_8000_1234_5678)
         #expect(r[2] == 0xFFFF_8000_1234_5000 && r[page] == 0xFFFF_8000_1234_5000)
         // One that straddles words 0 and 1: address bits [31:12] at [79:60].
-        let straddling = AddressField(79, 60, address: 31, 12)
+        let straddling = AddressField<IntermediateAddress>(79, 60, address: 31, 12)
         r = [0, 0, 0, 0]
         r.set(straddling, 0xABCD_E123)
         #expect(r[0] == 0xE << 60 && r[1] == 0xABCD && r[straddling] == 0xABCD_E000)

@@ -2,12 +2,12 @@ import Testing
 @testable import SMMU
 
 private let cdAddress = TableTestMemory.base + 0x1000
-private let ttb = TableTestMemory.base + 0x10_0000
+private let ttb = IntermediateAddress(TableTestMemory.base + 0x10_0000)
 
 /// A stage-1 stream with a single CD at `cdAddress`.
 private func stream(stallDisabled: Bool = false, world: StreamConfig.StreamWorld = .el1) -> StreamConfig {
     var s = StreamConfig(mode: .translate)
-    s.stage1 = Stage1Config(contextPointer: cdAddress, format: .linear, cdMaxBits: 0, defaultSubstream: .terminate)
+    s.stage1 = Stage1Config(contextPointer: IntermediateAddress(cdAddress), format: .linear, cdMaxBits: 0, defaultSubstream: .terminate)
     s.s1StallDisabled = stallDisabled
     s.streamWorld = world
     return s
@@ -19,7 +19,7 @@ private func lookupCD(_ cd: DescriptorImage, _ configuration: SMMUConfiguration 
     let mem = TableTestMemory()
     mem.write(cd.words, at: cdAddress)
     return CDTable.lookup(stream: s, substreamID: 0, configuration: configuration, memory: mem.memory,
-                          resolve: { $0 })
+                          resolve: { PhysicalAddress(bypassingStage2: $0) })
 }
 
 
@@ -60,12 +60,12 @@ private let illegalCDs: [IllegalCD] = [
     .init(testDescription: "HA without HTTU", cd: with(good) { $0.set(CD.Fields.ha) }, configuration: config { $0.httu = .none }),
     .init(testDescription: "HD with HTTU=AF only", cd: with(good) { $0.set(CD.Fields.ha); $0.set(CD.Fields.hd) },
           configuration: config { $0.httu = .accessFlag }),
-    .init(testDescription: "TTB0 beyond IPS", cd: with(good) { $0.set(CD.Fields.ips, .bits32); $0.set(CD.Fields.ttb0, 1 << 33) }),
-    .init(testDescription: "TTB0 beyond OAS", cd: with(good) { $0.set(CD.Fields.ttb0, 1 << 41) },
+    .init(testDescription: "TTB0 beyond IPS", cd: with(good) { $0.set(CD.Fields.ips, .bits32); $0.set(CD.Fields.ttb0, IntermediateAddress(1 << 33)) }),
+    .init(testDescription: "TTB0 beyond OAS", cd: with(good) { $0.set(CD.Fields.ttb0, IntermediateAddress(1 << 41)) },
           configuration: config { $0.outputAddressBits = 40 }),
-    .init(testDescription: "TTB0 beyond 48 bits with 4KB", cd: with(good) { $0.set(CD.Fields.ips, .bits52); $0.set(CD.Fields.ttb0, 1 << 49) },
+    .init(testDescription: "TTB0 beyond 48 bits with 4KB", cd: with(good) { $0.set(CD.Fields.ips, .bits52); $0.set(CD.Fields.ttb0, IntermediateAddress(1 << 49)) },
           configuration: config { $0.outputAddressBits = 52 }),
-    .init(testDescription: "TTB1 beyond IPS", cd: with(twoHalves) { $0.set(CD.Fields.ips, .bits32); $0.set(CD.Fields.ttb0, 0x1000); $0.set(CD.Fields.ttb1, 1 << 33) }),
+    .init(testDescription: "TTB1 beyond IPS", cd: with(twoHalves) { $0.set(CD.Fields.ips, .bits32); $0.set(CD.Fields.ttb0, 0x1000); $0.set(CD.Fields.ttb1, IntermediateAddress(1 << 33)) }),
 ]
 
 @Test(arguments: illegalCDs)
@@ -87,10 +87,10 @@ func illegalCDIsBadCD(_ c: IllegalCD) {
     let cd = try #require(lookupCD(d).successValue)
     #expect(cd.asid == 7 && cd.recordFaults && cd.abortOnFault && !cd.stallFaults && cd.wxn && cd.pan && !cd.uwxn)
     #expect(cd.mair == 0xAABB_CCDD_0004_FF44)
-    #expect(cd.ttb0 == TranslationTableConfig(granule: .size4K, inputSizeBits: 48, tableBase: ttb, outputSizeBits: 48,
+    #expect(cd.ttb0 == Stage1TableConfig(granule: .size4K, inputSizeBits: 48, tableBase: ttb, outputSizeBits: 48,
                                               hardwareAccessFlag: true, hardwareDirty: true,
                                               accessFlagFaultDisabled: true, topByteIgnore: false))
-    #expect(cd.ttb1 == TranslationTableConfig(granule: .size4K, inputSizeBits: 48, tableBase: ttb + 0x1000,
+    #expect(cd.ttb1 == Stage1TableConfig(granule: .size4K, inputSizeBits: 48, tableBase: ttb + 0x1000,
                                               outputSizeBits: 48, hardwareAccessFlag: true, hardwareDirty: true,
                                               accessFlagFaultDisabled: true, topByteIgnore: true))
 }
@@ -129,7 +129,7 @@ func tg1Encoding(_ tg1: CD.TG1, _ granule: Granule) throws {
 
 @Test func epdDisablesAHalfWithoutValidatingIt() throws {
     // EPD0=1: T0SZ/TG0/TTB0 IGNORED, even if invalid.
-    let d = with(twoHalves) { $0.set(CD.Fields.epd0); $0.set(CD.Fields.t0sz, 63); $0.setRaw(CD.Fields.tg0, 0b11); $0.set(CD.Fields.ttb0, 1 << 50) }
+    let d = with(twoHalves) { $0.set(CD.Fields.epd0); $0.set(CD.Fields.t0sz, 63); $0.setRaw(CD.Fields.tg0, 0b11); $0.set(CD.Fields.ttb0, IntermediateAddress(1 << 50)) }
     let cd = try #require(lookupCD(d).successValue)
     #expect(cd.ttb0 == nil && cd.ttb1 != nil)
     // EPD1=1 (the Linux layout): T1 fields IGNORED.

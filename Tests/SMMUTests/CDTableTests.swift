@@ -2,7 +2,7 @@ import Testing
 @testable import SMMU
 
 private let base = TableTestMemory.base
-private let ttbBase = base + 0x100_0000     // TTB0 of CD n is ttbBase + n * 4 KiB (tags the CD)
+private let ttbBase = IntermediateAddress(base + 0x100_0000)     // TTB0 of CD n is ttbBase + n * 4 KiB (tags the CD)
 
 private func taggedCD(_ n: UInt64) -> DescriptorImage { CD.valid(ttb0: ttbBase + n * 0x1000, asid: UInt16(n & 0xFFFF)) }
 private func tagOf(_ r: Result<ContextDescriptor, ConfigFault>) -> UInt64? {
@@ -11,12 +11,13 @@ private func tagOf(_ r: Result<ContextDescriptor, ConfigFault>) -> UInt64? {
 
 private func stage1Stream(ptr: UInt64, cdMax: UInt8, fmt: STE.S1Fmt, dss: STE.S1DSS = .terminate) -> StreamConfig {
     var s = StreamConfig(mode: .translate)
-    s.stage1 = Stage1Config(contextPointer: ptr, format: fmt, cdMaxBits: cdMax, defaultSubstream: dss)
+    s.stage1 = Stage1Config(contextPointer: IntermediateAddress(ptr), format: fmt, cdMaxBits: cdMax, defaultSubstream: dss)
     return s
 }
 
 private func lookup(_ s: StreamConfig, _ ssid: UInt32, _ mem: TableTestMemory,
-                    resolve: (UInt64) -> UInt64? = { $0 }) -> Result<ContextDescriptor, ConfigFault> {
+                    resolve: (IntermediateAddress) -> PhysicalAddress? = { PhysicalAddress(bypassingStage2: $0) })
+    -> Result<ContextDescriptor, ConfigFault> {
     CDTable.lookup(stream: s, substreamID: ssid, configuration: .init(), memory: mem.memory, resolve: resolve)
 }
 
@@ -44,7 +45,7 @@ private func lookup(_ s: StreamConfig, _ ssid: UInt32, _ mem: TableTestMemory,
 private func l1cd(_ l2: UInt64, valid: Bool = true) -> UInt64 {
     var d: [UInt64] = [0]
     d.set(L1CD.Fields.v, valid)
-    d.set(L1CD.Fields.l2Ptr, l2)
+    d.set(L1CD.Fields.l2Ptr, IntermediateAddress(l2))
     return d[0]
 }
 
@@ -73,7 +74,7 @@ func twoLevelCDTable20BitSSIDs(fmt: STE.S1Fmt) {
     mem.write([l1cd(missing)], at: l1 + 7 * 8)
     let ssid = (7 << leafBits) | 5
     #expect(lookup(s, UInt32(ssid), mem).failureValue
-            == ConfigFault(type: .F_CD_FETCH, fetchAddress: missing + 5 * 64, record: true))
+            == ConfigFault(type: .F_CD_FETCH, fetchAddress: PhysicalAddress(missing + 5 * 64), record: true))
 }
 
 @Test func twoLevelSmallTableUsesIndexZero() {
@@ -95,10 +96,10 @@ func twoLevelCDTable20BitSSIDs(fmt: STE.S1Fmt) {
     // Linear table pointer outside RAM.
     let far: UInt64 = 0x8000_0000
     #expect(lookup(stage1Stream(ptr: far, cdMax: 8, fmt: .linear), 3, mem).failureValue
-            == ConfigFault(type: .F_CD_FETCH, fetchAddress: far + 3 * 64, record: true))
+            == ConfigFault(type: .F_CD_FETCH, fetchAddress: PhysicalAddress(far + 3 * 64), record: true))
     // L1 table outside RAM: the L1CD address is reported.
     #expect(lookup(stage1Stream(ptr: far, cdMax: 16, fmt: .twoLevel4K), 0x1234, mem).failureValue
-            == ConfigFault(type: .F_CD_FETCH, fetchAddress: far + (0x1234 >> 6) * 8, record: true))
+            == ConfigFault(type: .F_CD_FETCH, fetchAddress: PhysicalAddress(far + (0x1234 >> 6) * 8), record: true))
 }
 
 @Test func l2PointerBeyondOASIsBadSubstream() {
@@ -116,13 +117,15 @@ func twoLevelCDTable20BitSSIDs(fmt: STE.S1Fmt) {
     mem.write([l1cd(ipaBase + 0x8000)], at: base + 1 * 8)      // L1CD #1 holds an IPA
     mem.write(taggedCD(4).words, at: leaf + 2 * 64)
     let s = stage1Stream(ptr: ipaBase, cdMax: 10, fmt: .twoLevel4K)
-    var seen: [UInt64] = []
-    let r = lookup(s, 1 << 6 | 2, mem) { ipa in seen.append(ipa); return ipa &+ offset }
+    var seen: [IntermediateAddress] = []
+    let r = lookup(s, 1 << 6 | 2, mem) { ipa in seen.append(ipa); return PhysicalAddress(ipa.raw &+ offset) }
     #expect(tagOf(r) == 4)
-    #expect(seen == [ipaBase + 8, ipaBase + 0x8000 + 2 * 64])
+    #expect(seen == [IntermediateAddress(ipaBase + 8), IntermediateAddress(ipaBase + 0x8000 + 2 * 64)])
     // A stage-2 fault: the marker carries the IPA and asks for no record.
-    let f = lookup(s, 1 << 6 | 2, mem) { ipa in ipa == ipaBase + 8 ? nil : ipa &+ offset }.failureValue
-    #expect(f?.stage2Fault == true && f?.record == false && f?.fetchAddress == ipaBase + 8)
+    let f = lookup(s, 1 << 6 | 2, mem) { ipa in
+        ipa == IntermediateAddress(ipaBase + 8) ? nil : PhysicalAddress(ipa.raw &+ offset)
+    }.failureValue
+    #expect(f?.stage2Fault == true && f?.record == false && f?.ipa == IntermediateAddress(ipaBase + 8))
 }
 
 @Test func substreamSelection() {

@@ -8,7 +8,7 @@ import Testing
         var e = EventRecord(type: .F_TRANSLATION, streamID: 0x1234, substreamID: 0x5_6789)
         e.stall = true; e.stag = 0xBEEF; e.read = true; e.instruction = true; e.privileged = true
         e.stage2 = true; e.faultClass = .tableWalk
-        e.inputAddress = 0xFFFF_0000_DEAD_B000; e.address2 = 0x12_3456_7ABC
+        e.inputAddress = 0xFFFF_0000_DEAD_B000; e.ipa = 0x12_3456_7ABC
         let w = e.encode()
         // type 0x10 [7:0], SSV [11], SubstreamID [31:12], StreamID [63:32]
         #expect(w.0 == 0x10 | 1 << 11 | 0x5_6789 << 12 | 0x1234 << 32)
@@ -20,7 +20,7 @@ import Testing
 
     @Test func permissionFaultWithoutStallOrStageTwo() {
         var e = EventRecord(type: .F_PERMISSION, streamID: 7)
-        e.read = false; e.faultClass = .input; e.inputAddress = 0x4000; e.address2 = 0x9999_9000
+        e.read = false; e.faultClass = .input; e.inputAddress = 0x4000; e.ipa = 0x9999_9000
         let w = e.encode()
         #expect(w.0 == 0x13 | 7 << 32)
         #expect(w.1 == 0b10 << 40)                 // CLASS IN, write, no stall
@@ -29,12 +29,12 @@ import Testing
 
     @Test func fetchAndConfigurationEvents() {
         var f = EventRecord(type: .F_STE_FETCH, streamID: 0x42)
-        f.address2 = 0x8000_1237; f.extra = 0x5
+        f.fetchAddress = 0x8000_1237; f.extra = 0x5
         let w = f.encode()
         #expect(w.0 == 0x03 | 0x42 << 32 && w.1 == 0x5 && w.3 == 0x8000_1230)   // FetchAddr [55:3]
 
         var walk = EventRecord(type: .F_WALK_EABT, streamID: 1, substreamID: 2)
-        walk.read = true; walk.faultClass = .tableWalk; walk.inputAddress = 0x1000; walk.address2 = 0x4000_0008
+        walk.read = true; walk.faultClass = .tableWalk; walk.inputAddress = 0x1000; walk.fetchAddress = 0x4000_0008
         let ww = walk.encode()
         #expect(ww.0 == 0x0B | 1 << 11 | 2 << 12 | 1 << 32)
         #expect(ww.1 == 1 << 35 | 1 << 40 && ww.2 == 0x1000 && ww.3 == 0x4000_0008)
@@ -59,7 +59,7 @@ import Testing
         // 7.3.16: TTRnW is defined for F_PERMISSION and valid when CLASS == TT;
         // Linux reads EVTQ_1_TT_READ only for EVT_ID_PERMISSION_FAULT.
         var p = EventRecord(type: .F_PERMISSION, streamID: 1)
-        p.stage2 = true; p.faultClass = .tableWalk; p.extra = 1; p.address2 = 0x8000_0000
+        p.stage2 = true; p.faultClass = .tableWalk; p.extra = 1; p.ipa = 0x8000_0000
         #expect(p.encode().1 == 1 << 35 | 1 << 39 | 1 << 40 | 1 << 44)
         // Not in F_ACCESS (7.3.15 defines no TTRnW: the bit is RES0).
         var a = p

@@ -49,7 +49,7 @@ import Testing
 
     /// An address field against a quote naming the record bits, then the
     /// address bits: "Bits[243:196] represent the address ..., bits[51:4]".
-    static func matches(_ a: AddressField, _ quote: String) -> Bool {
+    static func matches<A>(_ a: AddressField<A>, _ quote: String) -> Bool {
         ranges(quote) == [Declared(a.bits), Declared(hi: a.addressHi, lo: a.addressLo)]
     }
 
@@ -197,7 +197,7 @@ import Testing
             ("EVTQ_1_PnU (1UL << 33)", .init(F.pnu)), ("EVTQ_1_InD (1UL << 34)", .init(F.ind)),
             ("EVTQ_1_RnW (1UL << 35)", .init(F.rnw)), ("EVTQ_1_S2 (1UL << 39)", .init(F.s2)),
             ("EVTQ_1_CLASS GENMASK_ULL(41, 40)", .init(F.faultClass)), ("EVTQ_1_TT_READ (1UL << 44)", .init(F.ttRnW)),
-            ("EVTQ_2_ADDR GENMASK_ULL(63, 0)", .init(F.inputAddr)),
+            ("EVTQ_2_ADDR GENMASK_ULL(63, 0)", .init(F.inputAddr.bits)),
         ]
         for (definition, declared) in linux { #expect(Self.linux(definition) == declared, "\(definition)") }
         // EVTQ_3_IPA GENMASK_ULL(51, 12), EVTQ_3_FETCH_ADDR GENMASK_ULL(51, 3): the same low ends.

@@ -45,7 +45,7 @@ struct InvalidationCoverageTests {
             for (i, va) in [va0, va1].enumerated() {
                 let leaf = l3 + PT4K.index(va, level: 3) * 8
                 d.ram.write64(leaf, PT4K.pageDescriptor(output(), pageAttrs))
-                probes.append(Probe(name: "\(name)-\(i)", request: TranslationRequest(streamID: sid, address: va),
+                probes.append(Probe(name: "\(name)-\(i)", request: TranslationRequest(streamID: sid, address: InputAddress(va)),
                                     leaf: leaf, remapped: PT4K.pageDescriptor(output(), pageAttrs)))
             }
             d.ram.writeWords(cd, CDWords.linux(asid: asid, ttb0: l0))
@@ -64,7 +64,7 @@ struct InvalidationCoverageTests {
             for (i, ipa) in [va0, va1].enumerated() {
                 let leaf = l3 + ((ipa >> 12) & 0x1FF) * 8
                 d.ram.write64(leaf, S2PT.page(output()))
-                probes.append(Probe(name: "\(name)-\(i)", request: TranslationRequest(streamID: sid, address: ipa),
+                probes.append(Probe(name: "\(name)-\(i)", request: TranslationRequest(streamID: sid, address: InputAddress(ipa)),
                                     leaf: leaf, remapped: S2PT.page(output())))
             }
             d.writeSTE(sid: sid, STEWords.stage2Only(vmid: vmid, t0sz: 24, sl0: 1, ttb: root))

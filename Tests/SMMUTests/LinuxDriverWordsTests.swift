@@ -35,7 +35,7 @@ import Testing
         let words = Self.cdTableSTE(s1fmt: 0, s1cdmax: 0, s1dss: 2, stallD: true, ats: ats, e2h: false)
         let s = try #require(STEDecoder.decode(words, configuration: SMMUConfiguration()))
         #expect(s.mode == .translate && s.s1StallDisabled && s.eats == (ats ? .full : .off))
-        #expect(s.stage1?.contextPointer == Self.cdTable && s.stage1?.cdMaxBits == 0)
+        #expect(s.stage1?.contextPointer == IntermediateAddress(Self.cdTable) && s.stage1?.cdMaxBits == 0)
         #expect(s.streamWorld == .el1 && s.vmidTag == 0)
     }
 
@@ -88,7 +88,7 @@ import Testing
         stream.s1StallDisabled = !stall
         let cd = try #require(CDDecoder.decode([w0, ttb, 0, 0x0404_FF44, 0, 0, 0, 0], stream: stream,
                                                configuration: SMMUConfiguration()))
-        #expect(cd.asid == 0x1234 && cd.ttb1 == nil && cd.ttb0?.tableBase == ttb && cd.stallFaults == stall)
+        #expect(cd.asid == 0x1234 && cd.ttb1 == nil && cd.ttb0?.tableBase == IntermediateAddress(ttb) && cd.stallFaults == stall)
         #expect(cd.ttb0?.hardwareDirty == dirty && cd.ttb0?.inputSizeBits == 48)
     }
 }

@@ -84,7 +84,7 @@ struct LinuxStage1Tests {
         let (d, _, _) = try setUp()
         let out = d.smmu.translate(TranslationRequest(streamID: sid, address: 0x1234_5678, access: .write))
         guard case .translated(let t) = out else { Issue.record("expected a translation, got \(out)"); return }
-        #expect(t.output(for: 0x1234_5678) == d.ram.base + 0x80_0678)
+        #expect(t.output(for: 0x1234_5678) == .physical(PhysicalAddress(d.ram.base + 0x80_0678)))
         #expect(t.sizeLog2 == 12)
         #expect(t.permissions.allows(.write))
         #expect(t.asid == asid)
@@ -109,12 +109,12 @@ struct LinuxStage1Tests {
     @Test func unmapTakesEffectAfterTLBIAndSync() throws {
         let (d, _, l3) = try setUp()
         let iova: UInt64 = 0x1234_5000
-        guard case .translated = d.smmu.translate(TranslationRequest(streamID: sid, address: iova)) else {
+        guard case .translated = d.smmu.translate(TranslationRequest(streamID: sid, address: InputAddress(iova))) else {
             Issue.record("mapping should translate"); return
         }
         d.ram.write64(l3 + PT4K.index(iova, level: 3) * 8, 0)    // unmap
         #expect(d.submit([DriverCmd.tlbiNHVA(asid: asid, address: iova)]))
-        guard case .fault(let f) = d.smmu.translate(TranslationRequest(streamID: sid, address: iova)) else {
+        guard case .fault(let f) = d.smmu.translate(TranslationRequest(streamID: sid, address: InputAddress(iova))) else {
             Issue.record("stale translation used after TLBI + SYNC"); return
         }
         #expect(f.type == .F_TRANSLATION)

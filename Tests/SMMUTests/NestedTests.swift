@@ -16,8 +16,8 @@ struct NestedTests {
     struct Layout {
         let d: LinuxLikeDriver
         let s2root: UInt64
-        /// IPA page -> PA page for every stage-2 mapping written.
-        let dataPA: UInt64
+        /// Where the data page's IPA lands.
+        let dataPA: PhysicalAddress
     }
 
     /// Stage-2 tables by hand, then stage-1 tables and CD in IPA space
@@ -54,7 +54,7 @@ struct NestedTests {
         s1(ib + 0x4000, 3, PT4K.pageDescriptor(ib + 0x10_0000,
                                                 PT4K.af | PT4K.innerShareable | PT4K.apEL0 | PT4K.uxn | PT4K.nG))
         d.ram.writeWords(base + 0x70_0000, CDWords.linux(asid: 2, ttb0: ib + 0x1000))
-        return Layout(d: d, s2root: s2root, dataPA: base + 0x180_0000)
+        return Layout(d: d, s2root: s2root, dataPA: PhysicalAddress(base + 0x180_0000))
     }
 
     func install(_ d: LinuxLikeDriver, _ ste: [UInt64]) {
@@ -67,17 +67,17 @@ struct NestedTests {
         let l = try build()
         install(l.d, STEWords.stage2Only(vmid: vmid, t0sz: 24, sl0: 1, ttb: l.s2root))
         let ipa = Self.ib + 0x10_0678
-        guard case .translated(let t) = l.d.smmu.translate(TranslationRequest(streamID: sid, address: ipa,
+        guard case .translated(let t) = l.d.smmu.translate(TranslationRequest(streamID: sid, address: InputAddress(ipa),
                                                                               access: .write)) else {
             Issue.record("IPA should translate"); return
         }
-        #expect(t.output(for: ipa) == l.dataPA + 0x678)
+        #expect(t.output(for: InputAddress(ipa)) == .physical(l.dataPA + 0x678))
         #expect(t.vmid == vmid)
         #expect(t.asid == nil)
         // Unmapped IPA: stage-2 F_TRANSLATION, S2 [103] = 1, CLASS [105:104] =
         // IN (0b10), InputAddr and IPA [247:204] = the IPA (7.3.13).
         let hole = Self.ib + 0x5010
-        guard case .fault = l.d.smmu.translate(TranslationRequest(streamID: sid, address: hole)) else {
+        guard case .fault = l.d.smmu.translate(TranslationRequest(streamID: sid, address: InputAddress(hole))) else {
             Issue.record("unmapped IPA must fault"); return
         }
         if let e = Self.expectStage2InputTranslationFault(l.d.drainEvents(), inputAddress: hole) {
@@ -102,11 +102,11 @@ struct NestedTests {
     @Test func nestedTranslatesWithCDAndTablesInIPASpace() throws {
         let l = try build()
         install(l.d, STEWords.nested(cdPointer: Self.ib, vmid: vmid, t0sz: 24, sl0: 1, ttb: l.s2root))
-        guard case .translated(let t) = l.d.smmu.translate(TranslationRequest(streamID: sid, address: va | 0x678,
+        guard case .translated(let t) = l.d.smmu.translate(TranslationRequest(streamID: sid, address: InputAddress(va | 0x678),
                                                                               access: .write)) else {
             Issue.record("nested translation failed"); return
         }
-        #expect(t.output(for: va | 0x678) == l.dataPA + 0x678)
+        #expect(t.output(for: InputAddress(va | 0x678)) == .physical(l.dataPA + 0x678))
         #expect(t.asid == 2)
         #expect(t.vmid == vmid)
     }
@@ -116,7 +116,7 @@ struct NestedTests {
     @Test func stage2FaultOnCDFetchIsClassCD() throws {
         let l = try build()
         install(l.d, STEWords.nested(cdPointer: Self.ib + 0x5000, vmid: vmid, t0sz: 24, sl0: 1, ttb: l.s2root))
-        guard case .fault = l.d.smmu.translate(TranslationRequest(streamID: sid, address: va)) else {
+        guard case .fault = l.d.smmu.translate(TranslationRequest(streamID: sid, address: InputAddress(va))) else {
             Issue.record("CD fetch must fault"); return
         }
         let e = l.d.drainEvents()
@@ -138,7 +138,7 @@ struct NestedTests {
         // Level-1 entry now points at IPA IB+0x6000, which stage 2 does not map.
         l.d.ram.write64(l.d.ram.base + 0x72_0000 + PT4K.index(va, level: 1) * 8, PT4K.tableDescriptor(ib + 0x6000))
         install(l.d, STEWords.nested(cdPointer: ib, vmid: vmid, t0sz: 24, sl0: 1, ttb: l.s2root))
-        guard case .fault = l.d.smmu.translate(TranslationRequest(streamID: sid, address: va | 0x40)) else {
+        guard case .fault = l.d.smmu.translate(TranslationRequest(streamID: sid, address: InputAddress(va | 0x40))) else {
             Issue.record("stage-1 walk must fault at stage 2"); return
         }
         let e = l.d.drainEvents()

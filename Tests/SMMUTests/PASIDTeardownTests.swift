@@ -17,9 +17,9 @@ struct PASIDTeardownTests {
     @Test func pendingPageRequestsSurviveUnbindAndStopMarkerGetsNoResponse() throws {
         let m = try P.linearMachine()
         let d = m.d
-        let r1 = PageRequest(streamID: sid, substreamID: 1, address: va, read: true, write: false,
+        let r1 = PageRequest(streamID: sid, substreamID: 1, address: InputAddress(va), read: true, write: false,
                              last: false, prgIndex: 3)
-        let r2 = PageRequest(streamID: sid, substreamID: 1, address: va + 0x1000, read: false, write: true,
+        let r2 = PageRequest(streamID: sid, substreamID: 1, address: InputAddress(va + 0x1000), read: false, write: true,
                              last: true, prgIndex: 3)
         #expect(d.smmu.pageRequest(r1) == .queued)
         #expect(d.smmu.pageRequest(r2) == .queued)
@@ -69,7 +69,7 @@ struct PASIDTeardownTests {
         d.ram.writeWords(d.ram.base + 0x30_0000 + 64, CDWords.quiet(asid: 21))
         #expect(d.submit([DriverCmd.cfgiCD(sid, ssid: 1)]))
         for address in [va, va | 0x678, 0x7000_0000, 0xFFFF_8000_0000_0000] {
-            let out = d.smmu.translate(TranslationRequest(streamID: sid, substreamID: 1, address: address))
+            let out = d.smmu.translate(TranslationRequest(streamID: sid, substreamID: 1, address: InputAddress(address)))
             guard case .fault(let f) = out else { Issue.record("quiet CD translated \(address)"); continue }
             #expect(f.type == .F_TRANSLATION)
             #expect(f.event == nil)
@@ -89,7 +89,7 @@ struct PASIDTeardownTests {
         _ = d.drainEvents()
         d.ram.writeWords(d.ram.base + 0x30_0000 + 64, CDWords.quiet(asid: 11))
         #expect(d.submit([DriverCmd.cfgiCD(sid, ssid: 1), DriverCmd.tlbiNHASID(11)]))
-        guard case .fault(let f) = d.smmu.translate(TranslationRequest(streamID: sid, substreamID: 1, address: va))
+        guard case .fault(let f) = d.smmu.translate(TranslationRequest(streamID: sid, substreamID: 1, address: InputAddress(va)))
         else { Issue.record("quiet CD must fault"); return }
         #expect(f.event == nil)
         #expect(d.drainEvents().isEmpty)
@@ -143,12 +143,12 @@ struct PASIDTeardownTests {
                     let after = finalSyncDone.isSet
                     let ssid: UInt32 = (i + worker) % 3 == 0 ? 2 : 1
                     let out = smmu.translate(TranslationRequest(streamID: sid, substreamID: ssid,
-                                                                address: va | 0x678, access: .write))
+                                                                address: InputAddress(va | 0x678), access: .write))
                     guard case .translated(let t) = out else {
                         if local.bad.count < 5 { local.bad.append("ssid \(ssid): \(out)") }
                         continue
                     }
-                    let pa = t.output(for: va | 0x678)
+                    let pa = t.output(for: InputAddress(va | 0x678)).raw
                     if ssid == 2 {
                         if pa != pa2 | 0x678, local.bad.count < 5 { local.bad.append("ssid 2 -> \(pa)") }
                     } else if pa == oldPA | 0x678 {
@@ -173,7 +173,7 @@ struct PASIDTeardownTests {
         }
         finalSyncDone.set()
         // Let the workers run a little past the final SYNC.
-        for _ in 0..<20_000 { _ = smmu.translate(TranslationRequest(streamID: sid, substreamID: 1, address: va)) }
+        for _ in 0..<20_000 { _ = smmu.translate(TranslationRequest(streamID: sid, substreamID: 1, address: InputAddress(va))) }
         stop.set()
         #expect(group.wait(timeout: .now() + 50) == .success)
 

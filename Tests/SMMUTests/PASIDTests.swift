@@ -36,9 +36,9 @@ struct PASIDTests {
 
     static func outputAddress(_ d: LinuxLikeDriver, ssid: UInt32?, _ address: UInt64 = va | 0x678) -> UInt64? {
         guard case .translated(let t) = d.smmu.translate(TranslationRequest(streamID: sid, substreamID: ssid,
-                                                                            address: address, access: .write))
+                                                                            address: InputAddress(address), access: .write))
         else { return nil }
-        return t.output(for: address)
+        return t.output(for: InputAddress(address)).physical?.raw
     }
 
     /// Linear CD table: S1Fmt = 0, S1CDMax = 4 (16 CDs of 64 bytes), CD n at
@@ -56,14 +56,14 @@ struct PASIDTests {
         #expect(Self.outputAddress(m.d, ssid: 1) == m.pa[1]! | 0x678)
         #expect(Self.outputAddress(m.d, ssid: 2) == m.pa[2]! | 0x678)
         guard case .translated(let t) = m.d.smmu.translate(TranslationRequest(streamID: Self.sid, substreamID: 2,
-                                                                              address: Self.va)) else {
+                                                                              address: InputAddress(Self.va))) else {
             Issue.record("PASID 2 should translate"); return
         }
         #expect(t.asid == 12)
         #expect(t.substreamID == 2)
         // A PASID whose CD is still zero (V = 0): C_BAD_CD (5.4, 7.3.11).
         guard case .fault(let f) = m.d.smmu.translate(TranslationRequest(streamID: Self.sid, substreamID: 3,
-                                                                         address: Self.va)) else {
+                                                                         address: InputAddress(Self.va))) else {
             Issue.record("PASID 3 has no valid CD"); return
         }
         #expect(f.type == .C_BAD_CD)

@@ -50,7 +50,7 @@ import Testing
     @Test func overflowExactlyAsSection8_1() {
         let h = harness(log2: 1)   // 2 entries
         func req(_ prg: UInt16, last: Bool, pasid: UInt32? = 7) -> PageRequest {
-            PageRequest(streamID: 0x20, substreamID: pasid, address: 0x1000 * UInt64(prg), read: true,
+            PageRequest(streamID: 0x20, substreamID: pasid, address: InputAddress(0x1000 * UInt64(prg)), read: true,
                         write: false, last: last, prgIndex: prg)
         }
         #expect(h.unit.pageRequest(req(1, last: false)) == .queued)
@@ -91,7 +91,7 @@ import Testing
     }
 
     func ppr(_ prg: UInt16, last: Bool, pasid: UInt32? = 7) -> PageRequest {
-        PageRequest(streamID: 0x20, substreamID: pasid, address: 0x1000 * UInt64(prg), read: true,
+        PageRequest(streamID: 0x20, substreamID: pasid, address: InputAddress(0x1000 * UInt64(prg)), read: true,
                     write: false, last: last, prgIndex: prg)
     }
 

@@ -43,9 +43,9 @@ struct PipelineConcurrencyTests {
                     let page = i % pages
                     let floor = published.mutex.withLock { $0[page] }
                     let address = iova + UInt64(page) << 12 | 0x18
-                    let out = smmu.translate(TranslationRequest(streamID: sid, address: address, access: .write))
+                    let out = smmu.translate(TranslationRequest(streamID: sid, address: InputAddress(address), access: .write))
                     if case .translated(let tr) = out {
-                        let pa = tr.output(for: address)
+                        let pa = tr.output(for: InputAddress(address)).raw
                         if pa & 0xFFF != 0x18 || pa < frameBase || (pa - frameBase) >> 12 < floor {
                             stale.update { $0 += 1 }
                         }

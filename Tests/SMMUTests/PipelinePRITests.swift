@@ -21,7 +21,7 @@ struct PipelinePRITests {
                             execute: true, privileged: true, last: true, prgIndex: 0x1AB)
         #expect(d.smmu.pageRequest(r) == .queued)
         #expect(d.read32(Reg.PRIQ_PROD) == 1)
-        let w = d.ram.memory.readWords(at: d.priq, count: 2)!
+        let w = d.ram.memory.readWords(at: PhysicalAddress(d.priq), count: 2)!
         let flags: UInt64 = 1 << 58 | 1 << 59 | 1 << 60 | 1 << 61 | 1 << 62 | 1 << 63
         let expected0: UInt64 = UInt64(sid) | 0x12345 << 32 | flags
         #expect(w[0] == expected0)
@@ -79,7 +79,7 @@ struct PipelinePRITests {
         #expect((d.read32(0x0C) >> 5) & 1 == 1)                      // IDR3.PPS, bit [5] (6.3.4)
         let capacity = 1 << Int(d.priqLog2)
         for i in 0..<capacity {
-            let r = PageRequest(streamID: sid, substreamID: 1, address: UInt64(i) << 12, read: true, write: false,
+            let r = PageRequest(streamID: sid, substreamID: 1, address: InputAddress(UInt64(i) << 12), read: true, write: false,
                                 last: false, prgIndex: 1)
             #expect(d.smmu.pageRequest(r) == .queued)
         }

@@ -229,7 +229,7 @@ extension RegisterFileTests {
         _ = smmu.write(offset: Off.CR0, size: 4, value: 0x1)
         let out = smmu.translate(TranslationRequest(streamID: sid, address: 0x1234_5000))
         guard case .translated(let t) = out else { Issue.record("expected bypass, got \(out)"); return }
-        #expect(t.bypass && t.output(for: 0x1234_5000) == 0x1234_5000)
+        #expect(t.bypass && t.output(for: 0x1234_5000) == .physical(0x1234_5000))
         // StreamIDs beyond SIDSIZE are still out of range.
         guard case .fault = smmu.translate(TranslationRequest(streamID: 0x100, address: 0)) else {
             Issue.record("StreamID 0x100 is beyond SIDSIZE 8"); return
@@ -247,7 +247,7 @@ extension RegisterFileTests {
         #expect(!g.isFull(prod: 0x7, cons: 0x0))
         #expect(g.next(0x7) == 0x8 && g.next(0xF) == 0x0)
         #expect(g.count(prod: 0x2, cons: 0xE) == 4)
-        #expect(g.address(of: 0xB) == 0x8000_0000 + 3 * 16)
+        #expect(g.address(of: 0xB) == PhysicalAddress(0x8000_0000 + 3 * 16))
     }
 
     @Test func sizeIsCappedAndBaseAligned() {

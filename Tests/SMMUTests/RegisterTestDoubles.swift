@@ -24,9 +24,9 @@ final class RecordingHost: HostSignals, @unchecked Sendable {
         onSignal.withLock { $0 }?()
         log.withLock { $0.interrupts.append(line) }
     }
-    func writeMSI(address: UInt64, data: UInt32) {
+    func writeMSI(address: PhysicalAddress, data: UInt32) {
         onSignal.withLock { $0 }?()
-        log.withLock { $0.msis.append((address, data)) }
+        log.withLock { $0.msis.append((address.raw, data)) }
     }
     func invalidate(_ invalidation: HostInvalidation) { log.withLock { $0.invalidations.append(invalidation) } }
     func synchronize() -> Bool {
@@ -105,7 +105,7 @@ final class ControlHarness: @unchecked Sendable {
     init(_ configuration: SMMUConfiguration = .init()) {
         ram = UnsafeMutableRawPointer.allocate(byteCount: Self.ramSize, alignment: 4096)
         ram.initializeMemory(as: UInt8.self, repeating: 0, count: Self.ramSize)
-        try! memory.add(.init(guestAddress: Self.ramBase, size: UInt64(Self.ramSize), host: ram))
+        try! memory.add(.init(guestAddress: PhysicalAddress(Self.ramBase), size: UInt64(Self.ramSize), host: ram))
         unit = ControlUnit(configuration: configuration, memory: memory, host: host)
         unit.caches = caches
     }
@@ -117,8 +117,8 @@ final class ControlHarness: @unchecked Sendable {
         unit.write(offset: offset, size: size, value: value)
     }
 
-    func ram64(_ address: UInt64) -> UInt64 { memory.read64(at: address) ?? 0xDEAD }
-    func setRAM64(_ address: UInt64, _ value: UInt64) { memory.write64(at: address, value) }
+    func ram64(_ address: UInt64) -> UInt64 { memory.read64(at: PhysicalAddress(address)) ?? 0xDEAD }
+    func setRAM64(_ address: UInt64, _ value: UInt64) { memory.write64(at: PhysicalAddress(address), value) }
 
     /// Programs a command queue of 2^log2 entries at `cmdq` and enables it.
     func enableCommandQueue(log2: UInt64 = 4) {
@@ -183,14 +183,14 @@ enum Cmd {
             $0.set(F.leaf, leaf)
             $0.setRaw(F.ttl, ttl)
             $0.setRaw(F.tg, tg)
-            $0.set(F.address, address)
+            $0.set(F.address, InputAddress(address))
         }
     }
     static func sync(cs: UInt64, msiData: UInt64 = 0, msiAddress: UInt64 = 0) -> (UInt64, UInt64) {
         words(0x46) {
             $0.setRaw(F.cs, cs)
             $0.setRaw(F.msiData, msiData)
-            $0.set(F.msiAddress, msiAddress)
+            $0.set(F.msiAddress, PhysicalAddress(msiAddress))
         }
     }
 }

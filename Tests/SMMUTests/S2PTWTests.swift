@@ -35,7 +35,7 @@ struct S2PTWTests {
 
     @Test func stage1TableInDeviceMemoryIsStage2PermissionFault_5_2() throws {
         let l = try layout(0x2000, memAttr: S2PT.device, s2ptw: true)   // stage-1 level-1 table
-        guard case .fault = l.d.smmu.translate(TranslationRequest(streamID: sid, address: va)) else {
+        guard case .fault = l.d.smmu.translate(TranslationRequest(streamID: sid, address: InputAddress(va))) else {
             Issue.record("a walk into Device memory must fault with S2PTW"); return
         }
         expectStage2Permission(l, cls: 0b01, ipa: NestedTests.ib + 0x2000)    // CLASS = TT
@@ -43,7 +43,7 @@ struct S2PTWTests {
 
     @Test func cdInDeviceMemoryIsStage2PermissionFault_5_2() throws {
         let l = try layout(0x0000, memAttr: S2PT.device, s2ptw: true)   // the CD
-        guard case .fault = l.d.smmu.translate(TranslationRequest(streamID: sid, address: va)) else {
+        guard case .fault = l.d.smmu.translate(TranslationRequest(streamID: sid, address: InputAddress(va))) else {
             Issue.record("a CD fetch from Device memory must fault with S2PTW"); return
         }
         expectStage2Permission(l, cls: 0b00, ipa: NestedTests.ib)             // CLASS = CD
@@ -52,7 +52,7 @@ struct S2PTWTests {
     /// S2PTW == 0 (without IDR3.PTWNNC): walks "allowed to any valid stage 2 address".
     @Test func withoutS2PTWDeviceTablesAreWalked_5_2() throws {
         let l = try layout(0x2000, memAttr: S2PT.device, s2ptw: false)
-        guard case .translated = l.d.smmu.translate(TranslationRequest(streamID: sid, address: va)) else {
+        guard case .translated = l.d.smmu.translate(TranslationRequest(streamID: sid, address: InputAddress(va))) else {
             Issue.record("S2PTW=0 walks Device tables"); return
         }
     }
@@ -60,10 +60,10 @@ struct S2PTWTests {
     /// Only table walks and CD fetches are checked: Device data is fine.
     @Test func deviceDataPageIsNotAProtectedWalk_5_2() throws {
         let l = try layout(0x10_0000, memAttr: S2PT.device, s2ptw: true)
-        guard case .translated(let t) = l.d.smmu.translate(TranslationRequest(streamID: sid, address: va)) else {
+        guard case .translated(let t) = l.d.smmu.translate(TranslationRequest(streamID: sid, address: InputAddress(va))) else {
             Issue.record("a Device data page translates"); return
         }
-        #expect(t.output(for: va) == l.dataPA)
+        #expect(t.output(for: InputAddress(va)) == .physical(l.dataPA))
     }
 
     /// MemAttr = 0b1011: Normal with S2FWB == 0 (MemAttr[3:2] = 0b10), Device
@@ -71,11 +71,11 @@ struct S2PTWTests {
     @Test func s2fwbChangesWhatIsDevice_5_2() throws {
         let attr: UInt64 = 0b1011 << 2
         let normal = try layout(0x2000, memAttr: attr, s2ptw: true)
-        guard case .translated = normal.d.smmu.translate(TranslationRequest(streamID: sid, address: va)) else {
+        guard case .translated = normal.d.smmu.translate(TranslationRequest(streamID: sid, address: InputAddress(va))) else {
             Issue.record("MemAttr 0b1011 without FWB is Normal"); return
         }
         let fwb = try layout(0x2000, memAttr: attr, s2ptw: true, s2fwb: true)
-        guard case .fault = fwb.d.smmu.translate(TranslationRequest(streamID: sid, address: va)) else {
+        guard case .fault = fwb.d.smmu.translate(TranslationRequest(streamID: sid, address: InputAddress(va))) else {
             Issue.record("MemAttr 0b1011 with FWB is Device"); return
         }
         expectStage2Permission(fwb, cls: 0b01, ipa: NestedTests.ib + 0x2000)

@@ -2,8 +2,8 @@ import Testing
 @testable import SMMU
 
 private let tableBase = TableTestMemory.base            // linear Stream table, 2^8 STEs
-private let ctxPtr = TableTestMemory.base + 0x10_0000   // a CD
-private let s2ttb = TableTestMemory.base + 0x20_0000    // stage-2 tables
+private let ctxPtr = IntermediateAddress(TableTestMemory.base + 0x10_0000)   // a CD
+private let s2ttb = PhysicalAddress(TableTestMemory.base + 0x20_0000)    // stage-2 tables
 private let sid: UInt32 = 3
 
 /// Writes `ste` as the STE of StreamID 3 and looks it up.
@@ -42,7 +42,7 @@ private let illegalSTEs: [IllegalSTE] = [
           configuration: config { $0.stallModel = .stallOnly }),
     .init(testDescription: "S1STALLD without stalls", ste: with(s1) { $0.set(STE.Fields.s1STALLD) },
           configuration: config { $0.stallModel = .terminateOnly }),
-    .init(testDescription: "S1ContextPtr beyond OAS", ste: STE.stage1(contextPtr: 1 << 44),
+    .init(testDescription: "S1ContextPtr beyond OAS", ste: STE.stage1(contextPtr: IntermediateAddress(1 << 44)),
           configuration: config { $0.outputAddressBits = 40 }),
     .init(testDescription: "EATS=2 without stage 2", ste: with(s1) { $0.set(STE.Fields.eats, .splitStage) }),
     .init(testDescription: "EATS=2 with S2S", ste: with(nested) { $0.set(STE.Fields.eats, .splitStage); $0.set(STE.Fields.s2S) }),
@@ -82,10 +82,10 @@ private let illegalSTEs: [IllegalSTE] = [
     .init(testDescription: "64KB SL0=3", ste: STE.stage2(ttb: s2ttb, t0sz: 22, sl0: 3, tg: .size64K)),
     // 64KB, 42-bit IPA from level 1 needs at least 43 bits.
     .init(testDescription: "64KB T0SZ=22 SL0=2", ste: STE.stage2(ttb: s2ttb, t0sz: 22, sl0: 2, tg: .size64K)),
-    .init(testDescription: "S2TTB beyond S2PS", ste: STE.stage2(ttb: 1 << 33, ps: .bits32)),
-    .init(testDescription: "S2TTB beyond OAS (S2PS capped)", ste: STE.stage2(ttb: 1 << 41, ps: .bits48),
+    .init(testDescription: "S2TTB beyond S2PS", ste: STE.stage2(ttb: PhysicalAddress(1 << 33), ps: .bits32)),
+    .init(testDescription: "S2TTB beyond OAS (S2PS capped)", ste: STE.stage2(ttb: PhysicalAddress(1 << 41), ps: .bits48),
           configuration: config { $0.outputAddressBits = 40 }),
-    .init(testDescription: "S2TTB beyond 48 bits with 4KB", ste: STE.stage2(ttb: 1 << 49, ps: .bits52),
+    .init(testDescription: "S2TTB beyond 48 bits with 4KB", ste: STE.stage2(ttb: PhysicalAddress(1 << 49), ps: .bits52),
           configuration: config { $0.outputAddressBits = 52 }),
 ]
 
@@ -151,8 +151,8 @@ func illegalSTEIsBadSTE(_ c: IllegalSTE) {
 struct Stage2Case: CustomTestStringConvertible, Sendable {
     var testDescription: String
     var tg: STE.S2TG, t0sz: UInt8, sl0: UInt8
-    var ttb: UInt64
-    var granule: Granule, startLevel: Int8, expectedBase: UInt64
+    var ttb: PhysicalAddress
+    var granule: Granule, startLevel: Int8, expectedBase: PhysicalAddress
 }
 
 // Expected start levels from VTCR_EL2.SL0 (Arm ARM), table sizes from the
@@ -192,7 +192,7 @@ func stage2STE(_ c: Stage2Case) throws {
     #expect(s.stage1 == nil && s.mode == .translate)
     // S2PTW is IGNORED with Config[1:0] != 0b11 (5.2): stage 2 only here.
     #expect(s2.vmid == 5 && s2.recordFaults && !s2.stallFaults && !s2.protectedTableWalk)
-    #expect(s2.table == TranslationTableConfig(granule: c.granule, inputSizeBits: UInt8(64 - c.t0sz),
+    #expect(s2.table == Stage2TableConfig(granule: c.granule, inputSizeBits: UInt8(64 - c.t0sz),
                                               tableBase: c.expectedBase, startLevel: c.startLevel,
                                               outputSizeBits: 48, hardwareAccessFlag: true, hardwareDirty: false,
                                               accessFlagFaultDisabled: true, topByteIgnore: false))
@@ -205,7 +205,7 @@ func stage2STE(_ c: Stage2Case) throws {
     // S2PS=52 bits with 4KB (no DS): 48-bit output; with 64KB: 52.
     let oas52 = config { $0.outputAddressBits = 52 }
     #expect(lookupSTE(STE.stage2(ttb: s2ttb, ps: .bits52), oas52).successValue?.stage2?.table.outputSizeBits == 48)
-    let big = STE.stage2(ttb: 1 << 50, t0sz: 22, sl0: 1, tg: .size64K, ps: .bits52)
+    let big = STE.stage2(ttb: PhysicalAddress(1 << 50), t0sz: 22, sl0: 1, tg: .size64K, ps: .bits52)
     #expect(lookupSTE(big, oas52).successValue?.stage2?.table.outputSizeBits == 52)
     // S2HD without S2HA is Reserved: both off.
     let hdOnly = with(s2) { $0.set(STE.Fields.s2HD) }

@@ -11,12 +11,12 @@ final class TableTestMemory {
         self.size = size
         buffer = UnsafeMutableRawPointer.allocate(byteCount: Int(size), alignment: 65536)
         buffer.initializeMemory(as: UInt8.self, repeating: 0, count: Int(size))
-        try! memory.add(.init(guestAddress: Self.base, size: size, host: buffer))
+        try! memory.add(.init(guestAddress: PhysicalAddress(Self.base), size: size, host: buffer))
     }
     deinit { buffer.deallocate() }
 
     func write(_ words: [UInt64], at address: UInt64) {
-        precondition(memory.writeWords(at: address, words))
+        precondition(memory.writeWords(at: PhysicalAddress(address), words))
     }
 }
 
@@ -33,7 +33,7 @@ struct DescriptorImage: MutableBitRecord {
 /// Builders of valid STEs (IHI 0070 5.2).
 extension STE {
     /// A valid stage-1-only STE.
-    static func stage1(contextPtr: UInt64, cdMax: UInt8 = 0, fmt: S1Fmt = .linear,
+    static func stage1(contextPtr: IntermediateAddress, cdMax: UInt8 = 0, fmt: S1Fmt = .linear,
                        dss: S1DSS = .terminate) -> DescriptorImage {
         var d = DescriptorImage()
         d.set(Fields.v)
@@ -47,7 +47,7 @@ extension STE {
 
     /// Adds valid stage-2 fields: 4KB granule, 40-bit IPA (S2T0SZ=24) from
     /// level 1 (S2SL0=0b01), 48-bit S2PS, AArch64, recording faults.
-    static func addStage2(_ d: inout DescriptorImage, ttb: UInt64, vmid: UInt16 = 5, t0sz: UInt8 = 24,
+    static func addStage2(_ d: inout DescriptorImage, ttb: PhysicalAddress, vmid: UInt16 = 5, t0sz: UInt8 = 24,
                           sl0: UInt8 = 1, tg: S2TG = .size4K, ps: S2PS = .bits48) {
         d.set(Fields.s2VMID, vmid)
         d.set(Fields.s2T0SZ, t0sz)
@@ -59,7 +59,7 @@ extension STE {
         d.set(Fields.s2TTB, ttb)
     }
 
-    static func stage2(ttb: UInt64, t0sz: UInt8 = 24, sl0: UInt8 = 1, tg: S2TG = .size4K,
+    static func stage2(ttb: PhysicalAddress, t0sz: UInt8 = 24, sl0: UInt8 = 1, tg: S2TG = .size4K,
                        ps: S2PS = .bits48) -> DescriptorImage {
         var d = DescriptorImage()
         d.set(Fields.v)
@@ -68,7 +68,7 @@ extension STE {
         return d
     }
 
-    static func nested(contextPtr: UInt64, ttb: UInt64) -> DescriptorImage {
+    static func nested(contextPtr: IntermediateAddress, ttb: PhysicalAddress) -> DescriptorImage {
         var d = stage1(contextPtr: contextPtr)
         d.set(Fields.config, .nested)
         addStage2(&d, ttb: ttb)
@@ -80,7 +80,7 @@ extension STE {
 extension CD {
     /// A valid CD as Linux writes it: both halves 48-bit 4KB (T1 disabled),
     /// IPS 48 bits, AA64, R, A, ASID.
-    static func valid(ttb0: UInt64, asid: UInt16 = 7) -> DescriptorImage {
+    static func valid(ttb0: IntermediateAddress, asid: UInt16 = 7) -> DescriptorImage {
         var d = DescriptorImage()
         d.set(Fields.v)
         d.set(Fields.t0sz, 16)
@@ -113,7 +113,7 @@ extension ControlState {
     static func linear(base: UInt64, log2Size: UInt8, recordInvalid: Bool = true) -> ControlState {
         var c = ControlState()
         c.smmuEnabled = true
-        c.streamTableBase = base
+        c.streamTableBase = PhysicalAddress(base)
         c.streamTableLog2Size = log2Size
         c.recordInvalidStreamID = recordInvalid
         return c

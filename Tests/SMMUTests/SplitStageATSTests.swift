@@ -24,11 +24,11 @@ struct SplitStageATSTests {
     /// permissions come from both stages.
     @Test func translationRequestReturnsStage1IPA_13_6_3() throws {
         let l = try split()
-        let r = TranslationRequest(streamID: sid, address: va | 0x678, access: .write, ats: true)
+        let r = TranslationRequest(streamID: sid, address: InputAddress(va | 0x678), access: .write, ats: true)
         guard case .translated(let t) = l.d.smmu.translate(r) else {
             Issue.record("split-stage ATS request should translate"); return
         }
-        #expect(t.output(for: va | 0x678) == dataIPA + 0x678)
+        #expect(t.output(for: InputAddress(va | 0x678)) == .intermediate(IntermediateAddress(dataIPA + 0x678)))
         #expect(t.permissions.allows(.write))
         #expect(l.d.drainEvents().isEmpty)
     }
@@ -37,7 +37,7 @@ struct SplitStageATSTests {
     /// F_BAD_ATS_TREQ (0x05, 3.9.1.2).
     @Test func withoutATSCHKSplitStageIsATSDisabled_5_2() throws {
         let l = try split(atsCheck: false)
-        guard case .fault(let f) = l.d.smmu.translate(TranslationRequest(streamID: sid, address: va, ats: true)) else {
+        guard case .fault(let f) = l.d.smmu.translate(TranslationRequest(streamID: sid, address: InputAddress(va), ats: true)) else {
             Issue.record("EATS=0b10 without ATSCHK must refuse ATS"); return
         }
         #expect(f.atsStatus == .unsupportedRequest)
@@ -48,11 +48,11 @@ struct SplitStageATSTests {
     /// IPA. This IPA is subject to stage 2 translation".
     @Test func translatedTransactionIsTranslatedByStage2_13_6_3() throws {
         let l = try split()
-        let r = TranslationRequest(streamID: sid, address: dataIPA + 0x678, access: .write, kind: .translated)
+        let r = TranslationRequest(streamID: sid, address: InputAddress(dataIPA + 0x678), access: .write, kind: .translated)
         guard case .translated(let t) = l.d.smmu.translate(r) else {
             Issue.record("the IPA should translate at stage 2"); return
         }
-        #expect(t.output(for: dataIPA + 0x678) == l.dataPA + 0x678)
+        #expect(t.output(for: InputAddress(dataIPA + 0x678)) == .physical(l.dataPA + 0x678))
         #expect(!t.bypass)
     }
 
@@ -62,7 +62,7 @@ struct SplitStageATSTests {
     @Test func stage2FaultOnTranslatedTransactionIsRecorded_3_9_1_3() throws {
         let l = try split()
         let hole = NestedTests.ib + 0x5010
-        guard case .fault = l.d.smmu.translate(TranslationRequest(streamID: sid, address: hole, kind: .translated)) else {
+        guard case .fault = l.d.smmu.translate(TranslationRequest(streamID: sid, address: InputAddress(hole), kind: .translated)) else {
             Issue.record("an unmapped IPA must fault"); return
         }
         NestedTests.expectStage2InputTranslationFault(l.d.drainEvents(), inputAddress: hole)
@@ -74,7 +74,7 @@ struct SplitStageATSTests {
     @Test func translatedIPABeyondIASIsStage1AddressSize_3_9_1_3() throws {
         let l = try split()
         let beyond: UInt64 = 1 << 48                    // IAS = OAS = 48
-        guard case .fault = l.d.smmu.translate(TranslationRequest(streamID: sid, address: beyond, kind: .translated)) else {
+        guard case .fault = l.d.smmu.translate(TranslationRequest(streamID: sid, address: InputAddress(beyond), kind: .translated)) else {
             Issue.record("an IPA beyond the IAS must fault"); return
         }
         let e = l.d.drainEvents()
@@ -92,13 +92,13 @@ extension SplitStageATSTests {
         let cdTable = NestedTests.ib                                    // CD 0 at IPA IB
         NestedTests().install(l.d, STEWords.nested(cdPointer: cdTable, vmid: 7, t0sz: 24, sl0: 1, ttb: l.s2root,
                                                    cdMax: 1, s1dss: .bypass, eats: .splitStage))
-        let r = TranslationRequest(streamID: sid, address: dataIPA + 0x10, ats: true)
+        let r = TranslationRequest(streamID: sid, address: InputAddress(dataIPA + 0x10), ats: true)
         guard case .translated(let t) = l.d.smmu.translate(r) else {
             Issue.record("skipped stage 1 should translate"); return
         }
-        #expect(t.output(for: dataIPA + 0x10) == dataIPA + 0x10)
+        #expect(t.output(for: InputAddress(dataIPA + 0x10)) == .intermediate(IntermediateAddress(dataIPA + 0x10)))
         // An IPA stage 2 does not map: Success with R == W == 0 (3.9.1.2).
-        guard case .fault(let f) = l.d.smmu.translate(TranslationRequest(streamID: sid, address: NestedTests.ib + 0x5000,
+        guard case .fault(let f) = l.d.smmu.translate(TranslationRequest(streamID: sid, address: InputAddress(NestedTests.ib + 0x5000),
                                                                          ats: true)) else {
             Issue.record("an unmapped IPA must not translate"); return
         }

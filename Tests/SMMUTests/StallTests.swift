@@ -24,7 +24,7 @@ struct StallTests {
     /// A faulting write stalls; the event has Stall [95] = 1, STAG [79:64],
     /// RnW [99] = 0 for a write, InputAddr [191:128].
     func stall(_ d: LinuxLikeDriver, _ address: UInt64) -> UInt16? {
-        let out = d.smmu.translate(TranslationRequest(streamID: sid, address: address, access: .write))
+        let out = d.smmu.translate(TranslationRequest(streamID: sid, address: InputAddress(address), access: .write))
         guard case .fault(let f) = out, f.stalled else { Issue.record("expected a stall, got \(out)"); return nil }
         let events = d.drainEvents()
         #expect(events.count == 1)
@@ -73,7 +73,7 @@ struct StallTests {
 
     /// A faulting write that must stall; its record is not drained.
     func stallQuietly(_ d: LinuxLikeDriver, _ address: UInt64) -> TranslationFault? {
-        let out = d.smmu.translate(TranslationRequest(streamID: sid, address: address, access: .write))
+        let out = d.smmu.translate(TranslationRequest(streamID: sid, address: InputAddress(address), access: .write))
         guard case .fault(let f) = out, f.stalled else { Issue.record("expected a stall at \(address), got \(out)"); return nil }
         return f
     }

@@ -2,7 +2,7 @@ import Testing
 @testable import SMMU
 
 private let base = TableTestMemory.base
-private let ctxPtr = base + 0x30_0000
+private let ctxPtr = IntermediateAddress(base + 0x30_0000)
 
 /// A recognisable valid STE: stage 1 with the context pointer tagged by `tag`.
 private func taggedSTE(_ tag: UInt64) -> DescriptorImage { STE.stage1(contextPtr: ctxPtr + tag * 64) }
@@ -56,14 +56,14 @@ private func tagOf(_ r: Result<StreamConfig, ConfigFault>) -> UInt64? {
     // Table 2^16 STEs at the region base: STE 1024 lies past the 64 KiB region.
     let control = ControlState.linear(base: base, log2Size: 16)
     #expect(StreamTable.lookup(streamID: 1024, control: control, configuration: .init(), memory: mem.memory).failureValue
-            == ConfigFault(type: .F_STE_FETCH, fetchAddress: base + 1024 * 64, record: true))
+            == ConfigFault(type: .F_STE_FETCH, fetchAddress: PhysicalAddress(base + 1024 * 64), record: true))
 }
 
 /// An L1STD (5.1) with `span`, pointing at `l2`.
 private func l1std(span: UInt64, l2: UInt64) -> UInt64 {
     var d: [UInt64] = [0]
     d.set(L1STD.Fields.span, UInt8(span))
-    d.set(L1STD.Fields.l2Ptr, l2)
+    d.set(L1STD.Fields.l2Ptr, PhysicalAddress(l2))
     return d[0]
 }
 
@@ -117,12 +117,12 @@ func twoLevelStreamTable(split: UInt8) {
     cfg.streamIDBits = 24
     // L1STD 0x8000 lies at base + 256 KiB: just past the region.
     #expect(StreamTable.lookup(streamID: 0x8000 << 8, control: control, configuration: cfg, memory: mem.memory)
-            .failureValue == ConfigFault(type: .F_STE_FETCH, fetchAddress: base + 0x8000 * 8, record: true))
+            .failureValue == ConfigFault(type: .F_STE_FETCH, fetchAddress: PhysicalAddress(base + 0x8000 * 8), record: true))
     // A valid L1STD pointing outside RAM: the STE fetch aborts at the STE's address.
     let missing: UInt64 = 0x8000_0000
     mem.write([l1std(span: 9, l2: missing)], at: base + 8)
     #expect(StreamTable.lookup(streamID: 1 << 8 | 7, control: control, configuration: cfg, memory: mem.memory)
-            .failureValue == ConfigFault(type: .F_STE_FETCH, fetchAddress: missing + 7 * 64, record: true))
+            .failureValue == ConfigFault(type: .F_STE_FETCH, fetchAddress: PhysicalAddress(missing + 7 * 64), record: true))
 }
 
 @Test func reservedSplitBehavesAsSix() {

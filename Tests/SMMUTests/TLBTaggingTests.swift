@@ -43,9 +43,9 @@ struct TLBTaggingTests {
         }
 
         func output(_ address: UInt64) -> UInt64? {
-            guard case .translated(let tr) = d.smmu.translate(TranslationRequest(streamID: sid, address: address,
+            guard case .translated(let tr) = d.smmu.translate(TranslationRequest(streamID: sid, address: InputAddress(address),
                                                                                  access: .write)) else { return nil }
-            return tr.output(for: address)
+            return tr.output(for: InputAddress(address)).physical?.raw
         }
     }
 

@@ -86,7 +86,7 @@ struct TLBTests {
         let tlb = TLB(capacity: 64)
         for i in 0..<1000 as Range<UInt64> {
             tlb.insert(tag: s1, inputAddress: i << 12, sizeLog2: 12,
-                       entry: .init(outputBase: i << 12, permissions: rw, stage2: false), generation: tlb.generation)
+                       entry: .init(outputBase: PhysicalAddress(i << 12), permissions: rw, stage2: false), generation: tlb.generation)
         }
         #expect(tlb.count <= 64)
     }
@@ -98,7 +98,7 @@ struct TLBTests {
 @Test func hitsStayExactThroughEvictionAndInvalidation() {
     let tlb = TLB(capacity: 64)
     let tags = [TLB.Tag(el2: false, vmid: 1, asid: 5), TLB.Tag(el2: false, vmid: 1, asid: 6)]
-    func output(_ page: UInt64, _ t: Int) -> UInt64 { 0x1_0000_0000 + page << 16 + UInt64(t) << 12 }
+    func output(_ page: UInt64, _ t: Int) -> PhysicalAddress { 0x1_0000_0000 + page << 16 + UInt64(t) << 12 }
     for i in 0..<2000 as Range<UInt64> {
         let page = (i * 37) % 300, t = Int(i % 2)
         tlb.insert(tag: tags[t], inputAddress: page << 12, sizeLog2: 12,

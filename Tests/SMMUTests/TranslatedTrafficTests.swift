@@ -8,7 +8,7 @@ struct TranslatedTrafficTests {
     let pa: UInt64 = 0x4100_0123
 
     func translated(_ address: UInt64, write: Bool = false, ssid: UInt32? = nil) -> TranslationRequest {
-        TranslationRequest(streamID: sid, substreamID: ssid, address: address, access: write ? .write : [],
+        TranslationRequest(streamID: sid, substreamID: ssid, address: InputAddress(address), access: write ? .write : [],
                            kind: .translated)
     }
 
@@ -57,7 +57,7 @@ struct TranslatedTrafficTests {
         guard case .translated(let t) = d.smmu.translate(translated(pa)) else {
             Issue.record("ATSCHK=0 lets Translated traffic through"); return
         }
-        #expect(t.output(for: pa) == pa)
+        #expect(t.output(for: InputAddress(pa)) == .physical(PhysicalAddress(pa)))
         #expect(d.drainEvents().isEmpty)
         // 3.9.1.1: above the OAS (48 bits) we abort, recording nothing (the
         // first of the two IMPLEMENTATION DEFINED behaviours).
@@ -104,7 +104,7 @@ struct TranslatedTrafficTests {
         guard case .translated(let t) = d.smmu.translate(translated(pa, write: true)) else {
             Issue.record("EATS=0b01 lets Translated traffic through"); return
         }
-        #expect(t.output(for: pa) == pa)
+        #expect(t.output(for: InputAddress(pa)) == .physical(PhysicalAddress(pa)))
         #expect(d.drainEvents().isEmpty)
     }
 
@@ -132,11 +132,11 @@ extension TranslatedTrafficTests {
         d.write32(Reg.CR2, 1 << 3)                                      // REC_CFG_ATS, RECINVSID = 0
         #expect(d.enable(CR0.SMMUEN) && d.enable(CR0.ATSCHK))
         _ = d.drainEvents()
-        let outside = TranslationRequest(streamID: 1 << 12, address: pa, kind: .translated)
+        let outside = TranslationRequest(streamID: 1 << 12, address: InputAddress(pa), kind: .translated)
         guard case .fault = d.smmu.translate(outside) else { Issue.record("must abort"); return }
         #expect(d.drainEvents().map { $0[0] & 0xFF } == [0x02])
         // An ordinary transaction still needs RECINVSID.
-        _ = d.smmu.translate(TranslationRequest(streamID: 1 << 12, address: pa))
+        _ = d.smmu.translate(TranslationRequest(streamID: 1 << 12, address: InputAddress(pa)))
         #expect(d.drainEvents().isEmpty)
     }
 }

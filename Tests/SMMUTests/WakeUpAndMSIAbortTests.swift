@@ -18,10 +18,10 @@ final class AbortingHost: HostSignals, @unchecked Sendable {
     init(aborting: Set<UInt64> = []) { self.aborting = aborting }
 
     func raiseInterrupt(_ line: SMMUInterruptLine) { log.withLock { $0.interrupts.append(line) } }
-    func writeMSI(address: UInt64, data: UInt32) { log.withLock { $0.msis.append((address, data)) } }
-    func deliverMSI(address: UInt64, data: UInt32) -> Bool {
-        log.withLock { $0.msis.append((address, data)) }
-        return !aborting.contains(address)
+    func writeMSI(address: PhysicalAddress, data: UInt32) { log.withLock { $0.msis.append((address.raw, data)) } }
+    func deliverMSI(address: PhysicalAddress, data: UInt32) -> Bool {
+        log.withLock { $0.msis.append((address.raw, data)) }
+        return !aborting.contains(address.raw)
     }
     func sendEvent() {
         let cons = readCONS.withLock { $0 }?() ?? 0
@@ -47,7 +47,7 @@ final class SignalHarness: @unchecked Sendable {
     init(_ configuration: SMMUConfiguration = .init(), aborting: Set<UInt64> = []) {
         ram = UnsafeMutableRawPointer.allocate(byteCount: ControlHarness.ramSize, alignment: 4096)
         ram.initializeMemory(as: UInt8.self, repeating: 0, count: ControlHarness.ramSize)
-        try! memory.add(.init(guestAddress: ControlHarness.ramBase, size: UInt64(ControlHarness.ramSize), host: ram))
+        try! memory.add(.init(guestAddress: PhysicalAddress(ControlHarness.ramBase), size: UInt64(ControlHarness.ramSize), host: ram))
         host = AbortingHost(aborting: aborting)
         unit = ControlUnit(configuration: configuration, memory: memory, host: host)
         let unit = self.unit
@@ -71,7 +71,7 @@ final class SignalHarness: @unchecked Sendable {
         var prod = UInt32(read(Off.CMDQ_PROD))
         let mask = UInt32((1 << (log2 + 1)) - 1), entries = UInt32(1 << log2)
         for c in commands {
-            let slot = ControlHarness.cmdq + UInt64(prod & (entries - 1)) * 16
+            let slot = PhysicalAddress(ControlHarness.cmdq + UInt64(prod & (entries - 1)) * 16)
             _ = memory.write64(at: slot, c.0); _ = memory.write64(at: slot + 8, c.1)
             prod = (prod + 1) & mask
         }
@@ -152,7 +152,7 @@ final class SignalHarness: @unchecked Sendable {
         final class Old: HostSignals, @unchecked Sendable {
             let msis = Mutex(0)
             func raiseInterrupt(_ line: SMMUInterruptLine) {}
-            func writeMSI(address: UInt64, data: UInt32) { msis.withLock { $0 += 1 } }
+            func writeMSI(address: PhysicalAddress, data: UInt32) { msis.withLock { $0 += 1 } }
             func invalidate(_ invalidation: HostInvalidation) {}
             func synchronize() -> Bool { true }
             func deliverPageResponse(_ response: PageResponse) {}

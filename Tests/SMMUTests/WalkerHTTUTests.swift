@@ -15,7 +15,7 @@ import Testing
         ram[Self.l3Entry] = leaf
         return ram
     }
-    func cfg(ha: Bool = false, hd: Bool = false, affd: Bool = false) -> TranslationTableConfig {
+    func cfg(ha: Bool = false, hd: Bool = false, affd: Bool = false) -> Stage1TableConfig {
         .s1(.size4K, bits: 39, base: ram0 + 0x10000, ha: ha, hd: hd, affd: affd)
     }
 
@@ -135,7 +135,7 @@ import Testing
         ram.casAborts = true
         let f = s1Walk(Self.va, cfg(ha: true), ram).fault
         #expect(f?.type == .F_WALK_EABT)
-        #expect(f?.fetchAddress == Self.l3Entry)
+        #expect(f?.fetchAddress == PhysicalAddress(Self.l3Entry))
         #expect(f?.faultClass == .tableWalk)
     }
 }

@@ -18,7 +18,7 @@ import Testing
     static let s2L3 = ram0 + 0x302000
     static let va: UInt64 = 0x1_40C0_7123
 
-    func setup() -> (WalkerRAM, Stage1Regime, TranslationTableConfig) {
+    func setup() -> (WalkerRAM, Stage1Regime, Stage2TableConfig) {
         let ram = WalkerRAM()
         ram[Self.s2Base + 0] = Desc.s2block(0x4000_0000)
         ram[Self.s2Base + 8] = Desc.table(ram0 + 0x301000)
@@ -28,13 +28,13 @@ import Testing
         ram[ram0 + 0x11000 + 6 * 8] = Desc.table(0x12000)
         ram[ram0 + 0x12000 + 7 * 8] = Desc.page(0x4000_5000)
         let s1 = Stage1Regime(ttb0: .s1(.size4K, bits: 39, base: 0x10000))
-        let s2 = TranslationTableConfig.s2(.size4K, bits: 32, level: 1, base: Self.s2Base)
+        let s2 = Stage2TableConfig.s2(.size4K, bits: 32, level: 1, base: Self.s2Base)
         return (ram, s1, s2)
     }
 
-    func walk(_ va: UInt64, _ s1: Stage1Regime, _ s2: TranslationTableConfig, _ ram: WalkerRAM,
+    func walk(_ va: UInt64, _ s1: Stage1Regime, _ s2: Stage2TableConfig, _ ram: WalkerRAM,
               access: AccessType = []) -> Result<WalkResult, WalkFault> {
-        PageTableWalker.walk(address: va, access: access, stage1: s1, stage2: s2, memory: ram)
+        PageTableWalker.walk(address: InputAddress(va), access: access, stage1: s1, stage2: s2, memory: ram)
     }
 
     // Final PA 0x8888_8123; permissions are the intersection: stage 1 gives

@@ -8,7 +8,7 @@ import Testing
 /// table at L1 index 0 leading to a 2MB block at L2 index 0.
 @Suite struct WalkerPermissionTests {
     static let base = ram0 + 0x10000
-    static let cfg = TranslationTableConfig.s1(.size4K, bits: 39, base: base)
+    static let cfg = Stage1TableConfig.s1(.size4K, bits: 39, base: base)
     static let user: AccessType = []
     static let priv: AccessType = [.privileged]
 

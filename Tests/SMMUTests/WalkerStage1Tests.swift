@@ -72,7 +72,7 @@ import Testing
         ram[base + 3 * 8] = Desc.block(0x8000_0000)
         ram[base + 5 * 8] = Desc.table(ram0 + 0x11000)
         ram[ram0 + 0x11000 + 6 * 8] = Desc.block(0x4060_0000)
-        let cfg = TranslationTableConfig.s1(.size4K, bits: 39, base: base)
+        let cfg = Stage1TableConfig.s1(.size4K, bits: 39, base: base)
         let l1 = s1Walk(0xC234_5678, cfg, ram).value
         #expect(l1?.outputAddress == 0x8234_5678)
         #expect(l1?.blockSizeLog2 == 30)
@@ -129,7 +129,7 @@ import Testing
         ram[base + 0x7FF * 8] = Desc.table(ram0 + 0x54000)
         ram[ram0 + 0x54000 + 2 * 8] = Desc.page(0x1_0000_4000)
         ram[base + 1 * 8] = Desc.block(0x4200_0000)
-        let cfg = TranslationTableConfig.s1(.size16K, bits: 36, base: base)
+        let cfg = Stage1TableConfig.s1(.size16K, bits: 36, base: base)
         #expect(s1Walk(0xF_FE00_8010, cfg, ram).value?.outputAddress == 0x1_0000_4010)
         let b = s1Walk(0x3AB_CDEF, cfg, ram).value
         #expect(b?.outputAddress == 0x43AB_CDEF)
@@ -166,7 +166,7 @@ import Testing
         ram[base + 2 * 8] = Desc.table(ram0 + 0x140000)
         ram[ram0 + 0x140000 + 3 * 8] = Desc.page(0x5_0000)
         ram[base + 1 * 8] = Desc.block(0x6000_0000)
-        let cfg = TranslationTableConfig.s1(.size64K, bits: 42, base: base)
+        let cfg = Stage1TableConfig.s1(.size64K, bits: 42, base: base)
         let p = s1Walk(0x4003_0044, cfg, ram).value
         #expect(p?.outputAddress == 0x5_0044)
         #expect(ram.reads == 2)
@@ -193,7 +193,7 @@ import Testing
         ram[ram0 + 0x10000 + 5 * 8] = Desc.table(ram0 + 0x11000)
         ram[ram0 + 0x11000 + 6 * 8] = Desc.table(ram0 + 0x12000)
         ram[ram0 + 0x12000 + 7 * 8] = 0x5555_5000 | 0b01 | Desc.af | Desc.ap01
-        let cfg = TranslationTableConfig.s1(.size4K, bits: 39, base: ram0 + 0x10000)
+        let cfg = Stage1TableConfig.s1(.size4K, bits: 39, base: ram0 + 0x10000)
         let l3 = s1Walk(0x1_40C0_7123, cfg, ram).fault
         #expect(l3?.type == .F_TRANSLATION)
         #expect(l3?.level == 3)
@@ -216,7 +216,7 @@ import Testing
         ram[t1 + 0x2000 + 4 * 8] = Desc.page(0x3333_3000)
         var regime = Stage1Regime(ttb0: .s1(.size4K, bits: 39, base: ram0), ttb1: .s1(.size4K, bits: 39, base: t1))
         func walk(_ va: UInt64) -> Result<WalkResult, WalkFault> {
-            PageTableWalker.walk(address: va, access: [], stage1: regime, stage2: nil, memory: ram)
+            PageTableWalker.walk(address: InputAddress(va), access: [], stage1: regime, stage2: nil, memory: ram)
         }
         #expect(walk(0xFFFF_FF80_8060_4567).value?.outputAddress == 0x3333_3567)
         // Bit 39 clear: not a sign extension of the 39-bit TTB1 range.
@@ -236,8 +236,8 @@ import Testing
         let ram = WalkerRAM()
         let base = ram0 + 0x10000
         ram[base] = Desc.block(0x8000_0000)   // L1 idx 0: VA[38:30] == 0
-        let plain = TranslationTableConfig.s1(.size4K, bits: 39, base: base)
-        let tbi = TranslationTableConfig.s1(.size4K, bits: 39, base: base, tbi: true)
+        let plain = Stage1TableConfig.s1(.size4K, bits: 39, base: base)
+        let tbi = Stage1TableConfig.s1(.size4K, bits: 39, base: base, tbi: true)
         let outOfRange = s1Walk(0x80_0000_0000, plain, ram).fault   // bit 39 set
         #expect(outOfRange?.type == .F_TRANSLATION)
         #expect(outOfRange?.stage2 == false)
@@ -261,7 +261,7 @@ import Testing
         ram[ram0 + 0x11000] = Desc.table(ram0 + 0x12000)
         ram[ram0 + 0x12000] = Desc.page(0x1_2345_6000)            // 33-bit output
         ram[ram0 + 0x12000 + 8] = Desc.page(0xFFFF_F000)          // fits in 32 bits
-        let cfg = TranslationTableConfig.s1(.size4K, bits: 39, base: base, oas: 32)
+        let cfg = Stage1TableConfig.s1(.size4K, bits: 39, base: base, oas: 32)
         let table = s1Walk(0x4000_0000, cfg, ram).fault           // L1 idx 1
         #expect(table?.type == .F_ADDR_SIZE)
         #expect(table?.level == 1)
@@ -298,7 +298,7 @@ import Testing
         let ram = WalkerRAM()
         ram[ram0] = Desc.table(ram0, Desc.af | Desc.ap01)
         let r = s1Walk(0x123, .s1(.size4K, bits: 48, base: ram0), ram).value
-        #expect(r?.outputAddress == ram0 + 0x123)
+        #expect(r?.outputAddress == PhysicalAddress(ram0 + 0x123))
         #expect(ram.reads == 4)
     }
 

@@ -6,9 +6,9 @@ import Testing
 /// contiguous tables), S2AP/XN permissions, S2 AF/DBM, and the stage-2 fault
 /// fields (S2 == 1, CLASS == IN, IPA, 7.3.13).
 @Suite struct WalkerStage2Tests {
-    func s2Walk(_ ipa: UInt64, _ cfg: TranslationTableConfig, _ ram: WalkerRAM,
+    func s2Walk(_ ipa: UInt64, _ cfg: Stage2TableConfig, _ ram: WalkerRAM,
                 access: AccessType = []) -> Result<WalkResult, WalkFault> {
-        PageTableWalker.walk(address: ipa, access: access, stage1: nil, stage2: cfg, memory: ram)
+        PageTableWalker.walk(address: InputAddress(ipa), access: access, stage1: nil, stage2: cfg, memory: ram)
     }
 
     // 4KB, SL0 -> level 1, 40-bit IPA: level 1 resolves IPA[39:30] (10 bits),
@@ -37,7 +37,7 @@ import Testing
         ram[base + 0x1FFF * 8] = Desc.table(ram0 + 0xA0000)
         ram[ram0 + 0xA0000 + 1 * 8] = Desc.s2page(0x1_0000_0000)
         ram[base + 1 * 8] = Desc.s2block(0x4060_0000)
-        let cfg = TranslationTableConfig.s2(.size4K, bits: 34, level: 2, base: base)
+        let cfg = Stage2TableConfig.s2(.size4K, bits: 34, level: 2, base: base)
         #expect(s2Walk(0x3_FFE0_1234, cfg, ram).value?.outputAddress == 0x1_0000_0234)
         let b = s2Walk(0x21_2345, cfg, ram).value
         #expect(b?.outputAddress == 0x4061_2345)
@@ -94,7 +94,7 @@ import Testing
         #expect(f?.type == .F_TRANSLATION)
         #expect(f?.stage2 == true)
         #expect(f?.faultClass == .input)
-        #expect(f?.ipa == 1 << 40)
+        #expect(f?.ipa == IntermediateAddress(1 << 40))
         #expect(s2Walk(0, .s2(.size4K, bits: 44, level: 1, base: ram0), ram).fault?.type == .F_TRANSLATION)
         #expect(s2Walk(0, .s2(.size64K, bits: 48, level: 0, base: ram0), ram).fault?.type == .F_TRANSLATION)
         #expect(ram.reads == 0)
@@ -131,7 +131,7 @@ import Testing
     // to a DBM page with S2AP[1] == 0 sets S2AP[1]).
     @Test func stage2AccessFlagAndDirtyState() {
         let ram = WalkerRAM()
-        let cfg = TranslationTableConfig.s2(.size4K, bits: 39, level: 1, base: ram0)
+        let cfg = Stage2TableConfig.s2(.size4K, bits: 39, level: 1, base: ram0)
         let noAF = Desc.s2block(0x8000_0000, Desc.s2rw)
         ram[ram0] = noAF
         let f = s2Walk(0x10, cfg, ram).fault
@@ -146,7 +146,7 @@ import Testing
         let clean = Desc.s2block(0x8000_0000, Desc.s2r | Desc.af | Desc.dbm)
         ram[ram0] = clean
         #expect(s2Walk(0x10, cfg, ram, access: .write).fault?.type == .F_PERMISSION)
-        let hd = TranslationTableConfig.s2(.size4K, bits: 39, level: 1, base: ram0, ha: true, hd: true)
+        let hd = Stage2TableConfig.s2(.size4K, bits: 39, level: 1, base: ram0, ha: true, hd: true)
         #expect(s2Walk(0x10, hd, ram).value?.permissions.contains(.write) == false)
         #expect(ram[ram0] == clean)
         #expect(s2Walk(0x10, hd, ram, access: .write).value?.permissions.contains(.write) == true)
@@ -184,7 +184,7 @@ import Testing
     @Test func translateIPAForCDFetch() {
         let ram = WalkerRAM()
         ram[ram0] = Desc.s2block(0x4000_0000)
-        let cfg = TranslationTableConfig.s2(.size4K, bits: 39, level: 1, base: ram0)
+        let cfg = Stage2TableConfig.s2(.size4K, bits: 39, level: 1, base: ram0)
         #expect(PageTableWalker.translateIPA(0x1000, access: [], stage2: cfg, memory: ram).value?.outputAddress
                 == 0x4000_1000)
         let f = PageTableWalker.translateIPA(0x4000_1000, access: [], stage2: cfg, memory: ram).fault

@@ -11,7 +11,7 @@ final class WalkerRAM: GuestMemory, @unchecked Sendable {
     private let buffer: UnsafeMutableRawPointer
     var reads = 0
     var casAttempts = 0
-    /// Called before each compareExchange64 with its address.
+    /// Called before each compareExchange64 with its address (raw, like the subscript).
     var beforeCAS: ((UInt64) -> Void)?
     /// Makes every compareExchange64 abort (nil), like an update to memory
     /// that does not support atomics.
@@ -20,28 +20,29 @@ final class WalkerRAM: GuestMemory, @unchecked Sendable {
     init() {
         buffer = UnsafeMutableRawPointer.allocate(byteCount: Self.size, alignment: 1 << 16)
         buffer.initializeMemory(as: UInt8.self, repeating: 0, count: Self.size)
-        try! inner.add(.init(guestAddress: Self.base, size: UInt64(Self.size), host: buffer))
+        try! inner.add(.init(guestAddress: PhysicalAddress(Self.base), size: UInt64(Self.size), host: buffer))
     }
     deinit { _ = inner.removeAll(); buffer.deallocate() }
 
-    func read(at address: UInt64, into buffer: UnsafeMutableRawBufferPointer) -> Bool {
+    func read(at address: PhysicalAddress, into buffer: UnsafeMutableRawBufferPointer) -> Bool {
         reads += 1
         return inner.read(at: address, into: buffer)
     }
-    func write(at address: UInt64, from buffer: UnsafeRawBufferPointer) -> Bool {
+    func write(at address: PhysicalAddress, from buffer: UnsafeRawBufferPointer) -> Bool {
         inner.write(at: address, from: buffer)
     }
-    func compareExchange64(at address: UInt64, expected: UInt64, desired: UInt64) -> UInt64? {
+    func compareExchange64(at address: PhysicalAddress, expected: UInt64, desired: UInt64) -> UInt64? {
         casAttempts += 1
-        beforeCAS?(address)
+        beforeCAS?(address.raw)
         if casAborts { return nil }
         return inner.compareExchange64(at: address, expected: expected, desired: desired)
     }
 
-    /// Stores a descriptor (test setup; not counted).
+    /// Stores a descriptor (test setup; not counted). Test tables are built
+    /// at raw guest addresses, as a guest builds them.
     subscript(address: UInt64) -> UInt64 {
-        get { inner.read64(at: address)! }
-        set { precondition(inner.write64(at: address, newValue)) }
+        get { inner.read64(at: PhysicalAddress(address))! }
+        set { precondition(inner.write64(at: PhysicalAddress(address), newValue)) }
     }
 }
 
@@ -79,29 +80,33 @@ enum Desc {
     static let apTableNoWrite: UInt64 = 1 << 62
 }
 
-extension TranslationTableConfig {
+extension Stage1TableConfig {
     /// Stage 1 half: the walk's start level follows from the granule and size.
+    /// `base` is TTB0, an IPA (the PA itself without stage 2).
     static func s1(_ granule: Granule, bits: UInt8, base: UInt64, oas: UInt8 = 48, ha: Bool = false,
-                   hd: Bool = false, affd: Bool = false, tbi: Bool = false) -> TranslationTableConfig {
-        TranslationTableConfig(granule: granule, inputSizeBits: bits, tableBase: base, outputSizeBits: oas,
-                               hardwareAccessFlag: ha, hardwareDirty: hd, accessFlagFaultDisabled: affd,
-                               topByteIgnore: tbi)
+                   hd: Bool = false, affd: Bool = false, tbi: Bool = false) -> Stage1TableConfig {
+        Stage1TableConfig(granule: granule, inputSizeBits: bits, tableBase: IntermediateAddress(base),
+                          outputSizeBits: oas, hardwareAccessFlag: ha, hardwareDirty: hd,
+                          accessFlagFaultDisabled: affd, topByteIgnore: tbi)
     }
-    /// Stage 2 with an explicit start level (from S2SL0).
+}
+
+extension Stage2TableConfig {
+    /// Stage 2 with an explicit start level (from S2SL0); `base` is S2TTB, a PA.
     static func s2(_ granule: Granule, bits: UInt8, level: Int8, base: UInt64, oas: UInt8 = 48, ha: Bool = false,
-                   hd: Bool = false, affd: Bool = false) -> TranslationTableConfig {
-        TranslationTableConfig(granule: granule, inputSizeBits: bits, tableBase: base, startLevel: level,
-                               outputSizeBits: oas, hardwareAccessFlag: ha, hardwareDirty: hd,
-                               accessFlagFaultDisabled: affd)
+                   hd: Bool = false, affd: Bool = false) -> Stage2TableConfig {
+        Stage2TableConfig(granule: granule, inputSizeBits: bits, tableBase: PhysicalAddress(base), startLevel: level,
+                          outputSizeBits: oas, hardwareAccessFlag: ha, hardwareDirty: hd,
+                          accessFlagFaultDisabled: affd)
     }
 }
 
 /// Stage 1 only, TTB0 only, EL1&0 regime.
-func s1Walk(_ va: UInt64, _ config: TranslationTableConfig, _ ram: WalkerRAM, access: AccessType = [],
+func s1Walk(_ va: UInt64, _ config: Stage1TableConfig, _ ram: WalkerRAM, access: AccessType = [],
             regime: (inout Stage1Regime) -> Void = { _ in }) -> Result<WalkResult, WalkFault> {
     var r = Stage1Regime(ttb0: config)
     regime(&r)
-    return PageTableWalker.walk(address: va, access: access, stage1: r, stage2: nil, memory: ram)
+    return PageTableWalker.walk(address: InputAddress(va), access: access, stage1: r, stage2: nil, memory: ram)
 }
 
 extension Result where Failure == WalkFault {

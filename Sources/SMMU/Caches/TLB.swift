@@ -29,8 +29,10 @@ final class TLB: @unchecked Sendable {
         }
     }
 
+    /// Keys are raw input-address bits (TBI-free, `keyAddress`); the entry's
+    /// output is a PA.
     struct Entry: Sendable {
-        var outputBase: UInt64
+        var outputBase: PhysicalAddress
         var permissions: Permissions
         var stage2: Bool
     }

@@ -55,7 +55,8 @@ extension TLB {
     /// replaced by copies of VA[55], as in an untagged pointer, and a TLBI of
     /// the untagged VA finds the entry. `singleRange`: the EL2 regime,
     /// TTB0 only.
-    static func keyAddress(_ address: UInt64, context: ContextDescriptor?, singleRange: Bool) -> UInt64 {
+    static func keyAddress(_ input: InputAddress, context: ContextDescriptor?, singleRange: Bool) -> UInt64 {
+        let address = input.raw
         guard let context else { return address }
         let upper = (address >> 55) & 1 == 1
         let half = upper && !singleRange ? context.ttb1 : context.ttb0

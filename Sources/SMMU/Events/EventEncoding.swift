@@ -68,7 +68,7 @@ extension EventRecord {
             break
         case .F_STE_FETCH, .F_CD_FETCH, .F_VMS_FETCH:            // 7.3.4, 7.3.10, 7.3.20
             e.set(F.reason, reason)
-            e.set(F.fetchAddr, address2)
+            e.set(F.fetchAddr, fetchAddress)
         case .F_BAD_ATS_TREQ:                                    // 7.3.6 (layout not in the text we have:
             attributes(&e)                                       //  Span placed as in E_PAGE_REQUEST)
             e.set(F.span, span)
@@ -80,7 +80,7 @@ extension EventRecord {
             attributes(&e)
             stageAndClass(&e)
             e.set(F.inputAddr, inputAddress)
-            e.set(F.fetchAddr, address2)
+            e.set(F.fetchAddr, fetchAddress)
         case .F_TRANSLATION, .F_ADDR_SIZE, .F_ACCESS, .F_PERMISSION:
             // 7.3.13-7.3.16: STAG, Stall, attributes, S2, CLASS, InputAddr,
             // IPA. TTRnW (extra bit 0) is defined for F_PERMISSION only
@@ -94,13 +94,13 @@ extension EventRecord {
             stageAndClass(&e)
             e.set(F.ttRnW, type == .F_PERMISSION && faultClass == .tableWalk && extra & 1 != 0)
             e.set(F.inputAddr, inputAddress)
-            if stage2 { e.set(F.ipa, address2) }
+            if stage2 { e.set(F.ipa, ipa) }
         case .F_TLB_CONFLICT:                                    // 7.3.17
             e.set(F.reason, reason)
             attributes(&e)
             stageAndClass(&e)
             e.set(F.inputAddr, inputAddress)
-            if stage2 { e.set(F.ipa, address2) }
+            if stage2 { e.set(F.ipa, ipa) }
         case .F_CFG_CONFLICT:                                    // 7.3.18: Reason [95:64]
             e.set(F.conflictReason, UInt32(truncatingIfNeeded: extra))
         case .E_PAGE_REQUEST:

@@ -49,12 +49,12 @@ extension EventRecord {
         /// 7.3.19 E_PAGE_REQUEST pR, bit [103].
         static let pR = BitField<Bool>(103)
         /// 7.3 InputAddr[63:0], bits [191:128].
-        static let inputAddr = BitField<UInt64>(191, 128)
+        static let inputAddr = AddressField<InputAddress>(191, 128, address: 63, 0)
         /// 7.3.19 E_PAGE_REQUEST (and 7.3.6 F_BAD_ATS_TREQ) InputAddr[63:12], bits [191:140].
-        static let inputPage = AddressField(191, 140, address: 63, 12)
+        static let inputPage = AddressField<InputAddress>(191, 140, address: 63, 12)
         /// 7.3.4, 7.3.10, 7.3.12, 7.3.20 FetchAddr[55:3], bits [247:195].
-        static let fetchAddr = AddressField(247, 195, address: 55, 3)
+        static let fetchAddr = AddressField<PhysicalAddress>(247, 195, address: 55, 3)
         /// 7.3.13-7.3.17 IPA[55:12], bits [247:204].
-        static let ipa = AddressField(247, 204, address: 55, 12)
+        static let ipa = AddressField<IntermediateAddress>(247, 204, address: 55, 12)
     }
 }

@@ -49,10 +49,14 @@ public struct EventRecord: Sendable, Hashable {
     /// The fault was in stage 2 (S2).
     public var stage2 = false
     public var faultClass: FaultClass = .input
-    /// The transaction's input address (IOVA).
-    public var inputAddress: UInt64 = 0
-    /// IPA of a stage-2 fault, or the physical fetch address of an F_*_FETCH / F_WALK_EABT.
-    public var address2: UInt64 = 0
+    /// The transaction's input address (InputAddr).
+    public var inputAddress: InputAddress = 0
+    /// The IPA of a stage-2 fault (IPA, 7.3.13-7.3.17).
+    public var ipa: IntermediateAddress = 0
+    /// Where an F_STE_FETCH, F_CD_FETCH, F_VMS_FETCH or F_WALK_EABT access
+    /// aborted (FetchAddr, a PA). It shares the record's bits with `ipa`;
+    /// each type writes one of the two.
+    public var fetchAddress: PhysicalAddress = 0
     /// Event-specific extra bits (e.g. F_WALK_EABT's reason, F_BAD_ATS_TREQ's span).
     public var extra: UInt64 = 0
 

@@ -28,11 +28,12 @@ extension BitField where Value == Bool {
     init(_ bit: Int) { self.init(bit, bit) }
 }
 
-/// An address held in record bits [hi:lo] that stand for address bits
-/// [addressHi:addressLo] (the same width); address bits outside that range
-/// read as zero and are dropped when written. For example STE.S2TTB is
-/// record bits [243:196], address bits [51:4] (5.2).
-struct AddressField: Sendable, Hashable {
+/// An address of kind `Address` held in record bits [hi:lo] that stand for
+/// address bits [addressHi:addressLo] (the same width); address bits
+/// outside that range read as zero and are dropped when written. For
+/// example STE.S2TTB, a PA, is record bits [243:196], address bits [51:4]
+/// (5.2): `AddressField<PhysicalAddress>(243, 196, address: 51, 4)`.
+struct AddressField<Address: SMMUAddress>: Sendable, Hashable {
     let bits: BitField<UInt64>
     let addressLo: Int
 

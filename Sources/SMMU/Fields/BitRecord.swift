@@ -32,7 +32,7 @@ extension BitRecord {
     }
 
     /// The address, its bits outside the field zero.
-    subscript(_ a: AddressField) -> UInt64 { raw(a.bits) << UInt64(a.addressLo) }
+    subscript<Address>(_ a: AddressField<Address>) -> Address { Address(raw(a.bits) << UInt64(a.addressLo)) }
 }
 
 extension MutableBitRecord {
@@ -60,7 +60,9 @@ extension MutableBitRecord {
     }
 
     /// Writes the address bits the field holds; the others are dropped.
-    mutating func set(_ a: AddressField, _ address: UInt64) { setRaw(a.bits, address >> UInt64(a.addressLo)) }
+    mutating func set<Address>(_ a: AddressField<Address>, _ address: Address) {
+        setRaw(a.bits, address.raw >> UInt64(a.addressLo))
+    }
 }
 
 /// A record as an array of words (test images, records built word by word).

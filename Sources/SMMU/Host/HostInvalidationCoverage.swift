@@ -8,6 +8,7 @@ public struct CachedTranslationTags: Sendable, Hashable {
     public var asid: UInt16?
     /// nil where it has no VMID (EL2 regimes, no stage 2 implemented, bypass).
     public var vmid: UInt16?
+    /// Raw input-address bits, compared with the raw ranges of `HostInvalidation`.
     public var inputBase: UInt64
     /// 64 for a bypass translation (the whole input space).
     public var sizeLog2: UInt8
@@ -25,7 +26,7 @@ public struct CachedTranslationTags: Sendable, Hashable {
 
     public init(_ t: Translation) {
         self.init(streamID: t.streamID, substreamID: t.substreamID, asid: t.asid, vmid: t.vmid,
-                  inputBase: t.inputBase, sizeLog2: t.sizeLog2, bypass: t.bypass, global: t.global)
+                  inputBase: t.inputBase.raw, sizeLog2: t.sizeLog2, bypass: t.bypass, global: t.global)
     }
 
     /// The block's base without a TBI tag: VA[63:56] replaced by copies of

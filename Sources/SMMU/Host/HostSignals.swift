@@ -9,10 +9,11 @@
 public protocol HostSignals: AnyObject, Sendable {
     /// An edge on one of the SMMU's wired interrupt lines.
     func raiseInterrupt(_ line: SMMUInterruptLine)
-    /// A 32-bit MSI write of `data` to `address` (event/PRI/GERROR MSIs, and
-    /// CMD_SYNC's completion write, which Linux points at the sync slot in RAM).
-    /// The model reaches it through `deliverMSI` (whose default calls it).
-    func writeMSI(address: UInt64, data: UInt32)
+    /// A 32-bit MSI write of `data` to the PA `address` (event/PRI/GERROR
+    /// MSIs, and CMD_SYNC's completion write, which Linux points at the sync
+    /// slot in RAM). The model reaches it through `deliverMSI` (whose default
+    /// calls it).
+    func writeMSI(address: PhysicalAddress, data: UInt32)
     /// Posts an invalidation of host-side translation caches or of an endpoint's ATC.
     func invalidate(_ invalidation: HostInvalidation)
     /// Waits until every invalidation posted before the call has completed.
@@ -35,12 +36,12 @@ public protocol HostSignals: AnyObject, Sendable {
     /// terminated with abort, which the model records as the source's
     /// GERROR.MSI_*_ABT_ERR (6.3.19). The model calls this, never `writeMSI`
     /// directly. Default: `writeMSI`, then true.
-    func deliverMSI(address: UInt64, data: UInt32) -> Bool
+    func deliverMSI(address: PhysicalAddress, data: UInt32) -> Bool
 }
 
 extension HostSignals {
     public func sendEvent() {}
-    public func deliverMSI(address: UInt64, data: UInt32) -> Bool {
+    public func deliverMSI(address: PhysicalAddress, data: UInt32) -> Bool {
         writeMSI(address: address, data: data)
         return true
     }

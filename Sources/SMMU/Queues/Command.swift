@@ -15,10 +15,12 @@ enum CommandError: UInt8, Sendable, Error {
 }
 
 /// CMD_SYNC completion signal, CS (4.7.3).
-enum SyncCompletion: Sendable, Equatable { case none, irq(msiAddress: UInt64, msiData: UInt32), sev }
+enum SyncCompletion: Sendable, Equatable { case none, irq(msiAddress: PhysicalAddress, msiData: UInt32), sev }
 
 /// One decoded command: the 16 bytes copied out of guest memory once and
-/// turned into this value, which is all execution looks at.
+/// turned into this value, which is all execution looks at. Invalidation
+/// addresses are raw bits, as in `TLBScope` and `HostInvalidation`: the
+/// case says which kind they are (input addresses, or IPAs for TLBI_S2_IPA).
 enum Command: Sendable, Equatable {
     case prefetchConfig(streamID: UInt32, substreamID: UInt32?)
     case prefetchAddress
@@ -98,7 +100,7 @@ enum CommandDecoder {
         case .TLBI_NH_VA, .TLBI_NH_VAA:
             guard cfg.stage1 else { return .failure(.CERROR_ILL) }
             guard let size = rangeSize(c, cfg) else { return .failure(.CERROR_ILL) }
-            let address = c[F.address]
+            let address = c[F.address].raw
             return .success(.tlbi(.va(vmid: stage1Only ? nil : vmid, asid: op == .TLBI_NH_VA ? asid : nil,
                                       address: address, size: clampedSize(address, size), leafOnly: c[F.leaf],
                                       el2: false)))
@@ -114,7 +116,7 @@ enum CommandDecoder {
             guard cfg.hypervisorContexts else { return .failure(.CERROR_ILL) }   // IDR0.Hyp (4.4.2)
             guard let size = rangeSize(c, cfg) else { return .failure(.CERROR_ILL) }
             // 4.4.2.8: with E2H == 0 the ASID parameter is ignored.
-            let address = c[F.address]
+            let address = c[F.address].raw
             return .success(.tlbi(.va(vmid: nil, asid: op == .TLBI_EL2_VA && ctx.e2h ? asid : nil,
                                       address: address, size: clampedSize(address, size), leafOnly: c[F.leaf],
                                       el2: true)))
@@ -125,7 +127,7 @@ enum CommandDecoder {
         case .TLBI_S2_IPA:
             guard cfg.stage2 else { return .failure(.CERROR_ILL) }
             guard let size = rangeSize(c, cfg) else { return .failure(.CERROR_ILL) }
-            let ipa = c[F.ipa]
+            let ipa = c[F.ipa].raw
             return .success(.tlbi(.ipa(vmid: vmid, address: ipa, size: clampedSize(ipa, size), leafOnly: c[F.leaf])))
         case .TLBI_NSNH_ALL:
             return .success(.tlbi(.allNonHyp))
@@ -139,7 +141,7 @@ enum CommandDecoder {
                 address = 0; size = 0   // 0 stands for 2^64 (as on the wire, docs/protocol.md)
             } else {
                 size = UInt64(4096) << UInt64(sizeField)
-                address = c[F.address] & ~(size - 1)
+                address = c[F.address].raw & ~(size - 1)
             }
             // 4.5.1: Global sets the request's Global Invalidate flag with
             // SSV == 1 and is IGNORED with SSV == 0.

@@ -77,12 +77,12 @@ extension Command {
         static let tg = BitField<TG>(75, 74)
         /// 4.5.2 CMD_PRI_RESP Resp, bits [77:76].
         static let resp = BitField<Resp>(77, 76)
-        /// 4.4, 4.5.1 Address (a VA, or the ATC span), bits [127:76]: address
-        /// bits [63:12] (4.1.6).
-        static let address = AddressField(127, 76, address: 63, 12)
+        /// 4.4, 4.5.1 Address (a VA, or the ATC span: input addresses), bits
+        /// [127:76]: address bits [63:12] (4.1.6).
+        static let address = AddressField<InputAddress>(127, 76, address: 63, 12)
         /// 4.4.3.1 CMD_TLBI_S2_IPA Address, bits [115:76]: IPA bits [51:12]
         /// (bits [55:52] are RES0 up to SMMUv3.3 and not read).
-        static let ipa = AddressField(115, 76, address: 51, 12)
+        static let ipa = AddressField<IntermediateAddress>(115, 76, address: 51, 12)
         /// 4.7.1 CMD_RESUME Action (Ac), bit [12]: 1 retry, 0 terminate.
         static let action = BitField<Bool>(12)
         /// 4.7.1 CMD_RESUME Abort (Ab), bit [13].
@@ -96,7 +96,7 @@ extension Command {
         /// 4.7.3 CMD_SYNC MSIData, bits [63:32].
         static let msiData = BitField<UInt32>(63, 32)
         /// 4.7.3 CMD_SYNC MSIAddress, bits [115:66]: address bits [51:2]
-        /// (bits [55:52] are RES0 up to SMMUv3.3 and not read).
-        static let msiAddress = AddressField(115, 66, address: 51, 2)
+        /// (bits [55:52] are RES0 up to SMMUv3.3 and not read), a PA.
+        static let msiAddress = AddressField<PhysicalAddress>(115, 66, address: 51, 2)
     }
 }

@@ -24,6 +24,6 @@ extension PageRequest {
         /// 8 PRGIndex[8:0], bits [72:64].
         static let prgIndex = BitField<UInt16>(72, 64)
         /// 8 Page address[63:12], bits [127:76].
-        static let pageAddress = AddressField(127, 76, address: 63, 12)
+        static let pageAddress = AddressField<InputAddress>(127, 76, address: 63, 12)
     }
 }

@@ -6,9 +6,9 @@ struct QueueGeometry: Sendable, Equatable {
     /// Effective log2 of the entry count (BASE.LOG2SIZE capped by IDR1).
     let log2Size: UInt8
     let entrySize: UInt64
-    /// Effective base address, aligned to the queue size (3.5.1: low ADDR
-    /// bits are ignored as needed).
-    let base: UInt64
+    /// Effective base address, a PA aligned to the queue size (3.5.1: low
+    /// ADDR bits are ignored as needed).
+    let base: PhysicalAddress
 
     /// Decodes a CMDQ/EVENTQ/PRIQ_BASE value (ADDR [51:5], LOG2SIZE [4:0]).
     init(baseRegister: UInt64, maxLog2: UInt8, entrySize: UInt64) {
@@ -16,7 +16,7 @@ struct QueueGeometry: Sendable, Equatable {
         log2Size = min(requested, maxLog2)
         self.entrySize = entrySize
         let bytes = max(entrySize << UInt64(log2Size), 32)
-        base = baseRegister & RegBits.QUEUE_BASE_ADDR & ~(bytes - 1)
+        base = PhysicalAddress(baseRegister & RegBits.QUEUE_BASE_ADDR & ~(bytes - 1))
     }
 
     var entries: UInt32 { 1 << UInt32(log2Size) }
@@ -37,5 +37,5 @@ struct QueueGeometry: Sendable, Equatable {
     func count(prod: UInt32, cons: UInt32) -> UInt32 {
         ((prod & pointerMask) &- (cons & pointerMask)) & pointerMask
     }
-    func address(of p: UInt32) -> UInt64 { base &+ UInt64(index(p)) &* entrySize }
+    func address(of p: UInt32) -> PhysicalAddress { base &+ UInt64(index(p)) &* entrySize }
 }

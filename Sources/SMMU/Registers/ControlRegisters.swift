@@ -129,7 +129,7 @@ struct ControlRegisters: Sendable {
         s.smmuEnabled = cr0 & RegBits.SMMUEN != 0
         s.globalBypassAbort = self[.GBPA] & RegBits.GBPA_ABORT != 0
         s.atsCheck = cr0 & RegBits.ATSCHK != 0
-        s.streamTableBase = self[.STRTAB_BASE] & RegBits.STRTAB_ADDR
+        s.streamTableBase = PhysicalAddress(self[.STRTAB_BASE] & RegBits.STRTAB_ADDR)
         // The literal LOG2SIZE: the base alignment uses it uncapped (6.3.24);
         // StreamTable caps it by SIDSIZE for range checks and indexing.
         s.streamTableLog2Size = UInt8(cfg & 0x3F)
@@ -155,7 +155,7 @@ struct ControlRegisters: Sendable {
         case .commandSync: (0, .GERROR_IRQ_CFG0, .GERROR_IRQ_CFG1)   // not used: CMD_SYNC carries its own
         }
         guard line != .commandSync, self[.IRQ_CTRLACK] & enable != 0 else { return nil }
-        let address = self[cfg0] & RegBits.MSI_ADDR
+        let address = PhysicalAddress(self[cfg0] & RegBits.MSI_ADDR)
         if configuration.msi && address != 0 {
             return .msi(address: address, data: UInt32(truncatingIfNeeded: self[cfg1]), source: line)
         }

@@ -8,8 +8,8 @@ public struct ControlState: Sendable, Hashable {
     public var globalBypassAbort = false
     /// CR0.ATSCHK: ATS-translated transactions are checked against the STE.
     public var atsCheck = false
-    /// STRTAB_BASE.ADDR (bits [51:6]).
-    public var streamTableBase: UInt64 = 0
+    /// STRTAB_BASE.ADDR (bits [51:6]), a PA.
+    public var streamTableBase: PhysicalAddress = 0
     /// STRTAB_BASE_CFG.LOG2SIZE, FMT (0 linear, 1 2-level) and SPLIT.
     public var streamTableLog2Size: UInt8 = 0
     public var streamTableTwoLevel = false

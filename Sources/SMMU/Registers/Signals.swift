@@ -3,7 +3,7 @@
 enum InterruptSignal: Sendable, Equatable {
     case wired(SMMUInterruptLine)
     /// `source`: whose MSI it is (an abort activates that source's MSI_*_ABT_ERR).
-    case msi(address: UInt64, data: UInt32, source: SMMUInterruptLine)
+    case msi(address: PhysicalAddress, data: UInt32, source: SMMUInterruptLine)
 }
 
 /// Everything a register access or queue write asks of the host, collected

@@ -42,11 +42,11 @@ enum CDDecoder {
 
         // Every IPS encoding is defined.
         guard let ips = d[F.ips] else { return nil }
-        var flags = TranslationTableConfig(granule: .size4K, inputSizeBits: 0, tableBase: 0, outputSizeBits: 0,
-                                           hardwareAccessFlag: ha, hardwareDirty: hd,
-                                           accessFlagFaultDisabled: d[F.affd])
-        var ttb0: TranslationTableConfig?
-        var ttb1: TranslationTableConfig?
+        var flags = Stage1TableConfig(granule: .size4K, inputSizeBits: 0, tableBase: 0, outputSizeBits: 0,
+                                      hardwareAccessFlag: ha, hardwareDirty: hd,
+                                      accessFlagFaultDisabled: d[F.affd])
+        var ttb0: Stage1TableConfig?
+        var ttb1: Stage1TableConfig?
         // Fields of a disabled half are IGNORED and not validated (5.4.1.1).
         // A Reserved TGx reads nil: ILLEGAL.
         if !epd0 {
@@ -78,13 +78,13 @@ enum CDDecoder {
     /// One enabled VA half: TxSZ in 16...39 (VAX=0b00, no STT), a supported
     /// granule, TTBx within the effective IPS (and 48 bits for 4K/16K).
     /// `flags` carries the HA/HD/AFFD/TBI settings of the half.
-    private static func half(txsz: UInt8, granule: Granule?, ttb: UInt64, ips: CD.IPS,
-                             flags: TranslationTableConfig, configuration: SMMUConfiguration) -> TranslationTableConfig? {
+    private static func half(txsz: UInt8, granule: Granule?, ttb: IntermediateAddress, ips: CD.IPS,
+                             flags: Stage1TableConfig, configuration: SMMUConfiguration) -> Stage1TableConfig? {
         guard txsz >= ImplementedLimits.minStage1TxSZ, txsz <= ImplementedLimits.maxTxSZ,
               let granule, configuration.supports(granule) else { return nil }
         let outputSize = TranslationGeometry.effectiveOutputSize(ips, granule: granule,
                                                                  oas: configuration.outputAddressBits)
-        guard ttb >> UInt64(outputSize) == 0 else { return nil }
+        guard ttb.fits(bits: outputSize) else { return nil }
         let inputSize = 64 - Int(txsz)
         let level = TranslationGeometry.stage1StartLevel(inputSize: inputSize, granule: granule)
         let bitsAtStart = TranslationGeometry.bitsAtStartLevel(inputSize: inputSize, granule: granule, startLevel: level)

@@ -87,13 +87,14 @@ enum CD {
         /// 5.4 HAD0, bit [65] (IDR5.D128 == 0; with D128 == 1 the bit is DisCH0).
         static let had0 = BitField<Bool>(65)
         /// 5.4 TTB0: for VMSAv8-64 in SMMUv3.1 and later, bits [115:68] are
-        /// address bits [51:4] (bits [119:116] RES0).
-        static let ttb0 = AddressField(115, 68, address: 51, 4)
+        /// address bits [51:4] (bits [119:116] RES0), an IPA: its walks are
+        /// "performed in IPA space if stage 2 translations are enabled" (5.4).
+        static let ttb0 = AddressField<IntermediateAddress>(115, 68, address: 51, 4)
         /// 5.4 HAD1, bit [129] (IDR5.D128 == 0; with D128 == 1 the bit is DisCH1).
         static let had1 = BitField<Bool>(129)
         /// 5.4 TTB1: for VMSAv8-64 in SMMUv3.1 and later, bits [179:132] are
-        /// address bits [51:4] (bits [183:180] RES0).
-        static let ttb1 = AddressField(179, 132, address: 51, 4)
+        /// address bits [51:4] (bits [183:180] RES0), an IPA like TTB0.
+        static let ttb1 = AddressField<IntermediateAddress>(179, 132, address: 51, 4)
         /// 5.4 MAIR0, bits [223:192].
         static let mair0 = BitField<UInt32>(223, 192)
         /// 5.4 MAIR1, bits [255:224].

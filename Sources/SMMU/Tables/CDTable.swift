@@ -40,13 +40,14 @@ enum CDTable {
     /// Finds and decodes the CD for `substreamID` (0 when the transaction has
     /// none and S1DSS selects substream 0) of a stream with stage 1.
     ///
-    /// `resolve` is called for every L1CD and CD address before it is read:
-    /// under nesting it translates the IPA by stage 2, otherwise it returns
-    /// the address unchanged. If it returns nil the result is
+    /// `resolve` is called for every L1CD and CD address, an IPA, before it
+    /// is read: under nesting it translates it by stage 2, otherwise it
+    /// gives the same address as the PA. If it returns nil the result is
     /// `ConfigFault.stage2Fault(ipa:)` and the caller records its own
     /// stage-2 fault (CLASS=CD).
     static func lookup(stream: StreamConfig, substreamID: UInt32, configuration: SMMUConfiguration,
-                       memory: any GuestMemory, resolve: (UInt64) -> UInt64?) -> Result<ContextDescriptor, ConfigFault> {
+                       memory: any GuestMemory,
+                       resolve: (IntermediateAddress) -> PhysicalAddress?) -> Result<ContextDescriptor, ConfigFault> {
         // Without stage 1 no CD is reachable (a caller bug; reported as a bad STE).
         guard let s1 = stream.stage1 else { return .failure(.badSTE) }
         let cdMax = UInt64(min(s1.cdMaxBits, 20))
@@ -55,7 +56,7 @@ enum CDTable {
         guard ssid >> cdMax == 0 else { return .failure(.badSubstreamID) }
         let pointer = s1.contextPointer
 
-        let cdAddress: UInt64
+        let cdAddress: IntermediateAddress
         switch s1.format {
         case .twoLevel4K, .twoLevel64K:
             // 2-level: L2 leaves of 64 CDs (4 KiB, S1Fmt=1) or 1024 CDs (64 KiB, S1Fmt=2).
@@ -74,7 +75,7 @@ enum CDTable {
             // L2Ptr[11:0] are taken as zero; with 64 KiB leaves L2Ptr[15:12] are
             // RES0, treated as zero too. Beyond the OAS/IAS: C_BAD_SUBSTREAMID (3.4.3).
             let l2 = StreamTable.alignDown(l1cd[L1CD.Fields.l2Ptr], log2: leafBits + 6)
-            guard l2 >> UInt64(configuration.outputAddressBits) == 0 else { return .failure(.badSubstreamID) }
+            guard l2.fits(bits: configuration.outputAddressBits) else { return .failure(.badSubstreamID) }
             cdAddress = l2 &+ (ssid & ((UInt64(1) << leafBits) - 1)) &* cdSize
         case .linear:
             // Single CD, or a linear table aligned to its size (S1ContextPtr[S1CDMax+5:6] RES0, taken as 0).
@@ -94,8 +95,9 @@ enum CDTable {
 
     /// Resolves (stage 2) and reads `count` words of an L1CD or CD; the
     /// F_CD_FETCH address is the physical one.
-    private static func fetch(_ address: UInt64, count: Int, configuration: SMMUConfiguration,
-                              memory: any GuestMemory, resolve: (UInt64) -> UInt64?) -> Result<[UInt64], ConfigFault> {
+    private static func fetch(_ address: IntermediateAddress, count: Int, configuration: SMMUConfiguration,
+                              memory: any GuestMemory,
+                              resolve: (IntermediateAddress) -> PhysicalAddress?) -> Result<[UInt64], ConfigFault> {
         guard let pa = resolve(address) else { return .failure(.stage2Fault(ipa: address)) }
         guard let words = StreamTable.fetch(pa, count: count, configuration: configuration, memory: memory) else {
             return .failure(.cdFetch(at: pa))

@@ -5,8 +5,8 @@ enum L1STD {
     enum Fields {
         /// 5.1 Span, bits [4:0].
         static let span = BitField<UInt8>(4, 0)
-        /// 5.1 L2Ptr, bits [55:6]: address bits [55:6].
-        static let l2Ptr = AddressField(55, 6, address: 55, 6)
+        /// 5.1 L2Ptr, bits [55:6]: address bits [55:6], a PA.
+        static let l2Ptr = AddressField<PhysicalAddress>(55, 6, address: 55, 6)
     }
 }
 
@@ -15,7 +15,8 @@ enum L1CD {
     enum Fields {
         /// 5.3 V, bit [0].
         static let v = BitField<Bool>(0)
-        /// 5.3 L2Ptr, bits [55:12]: address bits [55:12].
-        static let l2Ptr = AddressField(55, 12, address: 55, 12)
+        /// 5.3 L2Ptr, bits [55:12]: address bits [55:12], an IPA like
+        /// STE.S1ContextPtr (5.2).
+        static let l2Ptr = AddressField<IntermediateAddress>(55, 12, address: 55, 12)
     }
 }

@@ -90,7 +90,7 @@ enum STEDecoder {
         // S1ContextPtr beyond the OAS (IAS under nesting; equal here) is
         // C_BAD_STE, the SMMUv3.1 choice of 3.4.3.
         let pointer = d[F.s1ContextPtr]
-        if pointer >> UInt64(configuration.outputAddressBits) != 0 { return nil }
+        if !pointer.fits(bits: configuration.outputAddressBits) { return nil }
         // S1DSS 0b11 (nil) is Reserved and behaves as 0b00 (terminate).
         let dss = d[F.s1DSS] ?? .terminate
         return Stage1Config(contextPointer: pointer, format: fmt, cdMaxBits: cdMax, defaultSubstream: dss)
@@ -125,7 +125,7 @@ enum STEDecoder {
         guard let ps = d[F.s2PS] else { return nil }
         let outputSize = TranslationGeometry.effectiveOutputSize(ps, granule: granule, oas: oas)
         let ttb = d[F.s2TTB]
-        if ttb >> UInt64(outputSize) != 0 { return nil }
+        if !ttb.fits(bits: outputSize) { return nil }
 
         // S2T0SZ: at most 39 (no STT), at least MAX(16, 64-IAS) for 4K/16K and
         // MAX(12, 64-IAS) for 64K (STES2T0SZInvalid).
@@ -141,7 +141,7 @@ enum STEDecoder {
         else { return nil }
 
         let bitsAtStart = TranslationGeometry.bitsAtStartLevel(inputSize: inputSize, granule: granule, startLevel: level)
-        var table = TranslationTableConfig(
+        var table = Stage2TableConfig(
             granule: granule, inputSizeBits: UInt8(inputSize),
             tableBase: TranslationGeometry.alignTableBase(ttb, bitsAtStart: bitsAtStart, outputSize: outputSize),
             startLevel: Int8(level), outputSizeBits: outputSize,

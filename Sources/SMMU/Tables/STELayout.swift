@@ -75,8 +75,9 @@ public enum STE {
         static let config = BitField<Config>(3, 1)
         /// 5.2 S1Fmt, bits [5:4].
         static let s1Fmt = BitField<S1Fmt>(5, 4)
-        /// 5.2 S1ContextPtr, bits [55:6]: address bits [55:6].
-        static let s1ContextPtr = AddressField(55, 6, address: 55, 6)
+        /// 5.2 S1ContextPtr, bits [55:6]: address bits [55:6], an IPA (the PA
+        /// itself when stage 2 does not translate).
+        static let s1ContextPtr = AddressField<IntermediateAddress>(55, 6, address: 55, 6)
         /// 5.2 S1CDMax, bits [63:59].
         static let s1CDMax = BitField<UInt8>(63, 59)
         /// 5.2 S1DSS, bits [65:64].
@@ -134,7 +135,7 @@ public enum STE {
         /// 5.2 S2R, bit [186].
         static let s2R = BitField<Bool>(186)
         /// 5.2 S2TTB: for VMSAv8-64 in SMMUv3.1 and later, bits [243:196] are
-        /// address bits [51:4] (bits [247:244] RES0).
-        static let s2TTB = AddressField(243, 196, address: 51, 4)
+        /// address bits [51:4] (bits [247:244] RES0), a PA.
+        static let s2TTB = AddressField<PhysicalAddress>(243, 196, address: 51, 4)
     }
 }

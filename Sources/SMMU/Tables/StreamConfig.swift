@@ -44,15 +44,16 @@ public struct StreamConfig: Sendable, Hashable {
 }
 
 public struct Stage1Config: Sendable, Hashable {
-    /// S1ContextPtr: address (IPA under nesting) of the CD or CD table.
-    public var contextPointer: UInt64
+    /// S1ContextPtr: address of the CD or CD table, an IPA (used as the PA
+    /// when stage 2 does not translate, 5.2).
+    public var contextPointer: IntermediateAddress
     /// S1Fmt: a linear table, or 2-level with 4 KiB or 64 KiB leaves.
     public var format: STE.S1Fmt
     /// S1CDMax: log2 of the number of CDs; 0 means a single CD, no substreams.
     public var cdMaxBits: UInt8
     /// S1DSS: what a transaction without SSID gets (terminate, bypass stage 1, substream 0).
     public var defaultSubstream: STE.S1DSS
-    public init(contextPointer: UInt64, format: STE.S1Fmt, cdMaxBits: UInt8, defaultSubstream: STE.S1DSS) {
+    public init(contextPointer: IntermediateAddress, format: STE.S1Fmt, cdMaxBits: UInt8, defaultSubstream: STE.S1DSS) {
         self.contextPointer = contextPointer; self.format = format
         self.cdMaxBits = cdMaxBits; self.defaultSubstream = defaultSubstream
     }
@@ -60,7 +61,7 @@ public struct Stage1Config: Sendable, Hashable {
 
 public struct Stage2Config: Sendable, Hashable {
     public var vmid: UInt16
-    public var table: TranslationTableConfig
+    public var table: Stage2TableConfig
     /// S2R: record faults.
     public var recordFaults: Bool
     /// S2S: stall faults.
@@ -68,7 +69,7 @@ public struct Stage2Config: Sendable, Hashable {
     /// S2PTW in effect: protected table walk (stage-1 walks and CD fetches
     /// to Device memory fault). IGNORED (false) unless both stages translate.
     public var protectedTableWalk: Bool { table.protectedTableWalk }
-    public init(vmid: UInt16, table: TranslationTableConfig, recordFaults: Bool, stallFaults: Bool) {
+    public init(vmid: UInt16, table: Stage2TableConfig, recordFaults: Bool, stallFaults: Bool) {
         self.vmid = vmid; self.table = table; self.recordFaults = recordFaults
         self.stallFaults = stallFaults
     }
@@ -78,9 +79,9 @@ public struct Stage2Config: Sendable, Hashable {
 public struct ContextDescriptor: Sendable, Hashable {
     public var asid: UInt16
     /// TTB0 half (VA[55]=0); nil when EPD0=1 (walks of that half fault).
-    public var ttb0: TranslationTableConfig?
+    public var ttb0: Stage1TableConfig?
     /// TTB1 half (VA[55]=1); nil when EPD1=1.
-    public var ttb1: TranslationTableConfig?
+    public var ttb1: Stage1TableConfig?
     /// R: record faults.
     public var recordFaults: Bool
     /// A: abort (terminate) faulting transactions rather than stall them.
@@ -97,7 +98,7 @@ public struct ContextDescriptor: Sendable, Hashable {
     /// ASET: global TLB entries match only lookups with the same ASET (3.17.1).
     public var aset = false
     /// AA64 (only AArch64 tables are supported; AA64=0 is ILLEGAL here).
-    public init(asid: UInt16, ttb0: TranslationTableConfig?, ttb1: TranslationTableConfig?,
+    public init(asid: UInt16, ttb0: Stage1TableConfig?, ttb1: Stage1TableConfig?,
                 recordFaults: Bool, abortOnFault: Bool, stallFaults: Bool, wxn: Bool, uwxn: Bool) {
         self.asid = asid; self.ttb0 = ttb0; self.ttb1 = ttb1; self.recordFaults = recordFaults
         self.abortOnFault = abortOnFault; self.stallFaults = stallFaults; self.wxn = wxn; self.uwxn = uwxn

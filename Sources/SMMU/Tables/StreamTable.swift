@@ -10,7 +10,7 @@ enum StreamTable {
     /// (Config=0b000) is a success with mode `.abort` (no event).
     static func lookup(streamID: UInt32, control: ControlState, configuration: SMMUConfiguration,
                        memory: any GuestMemory) -> Result<StreamConfig, ConfigFault> {
-        let address: UInt64
+        let address: PhysicalAddress
         switch steAddress(streamID: streamID, control: control, configuration: configuration, memory: memory) {
         case .success(let a): address = a
         case .failure(let f): return .failure(f)
@@ -28,7 +28,7 @@ enum StreamTable {
     /// The physical address of the STE of `streamID` (reading the L1STD of a
     /// 2-level table).
     static func steAddress(streamID: UInt32, control: ControlState, configuration: SMMUConfiguration,
-                           memory: any GuestMemory) -> Result<UInt64, ConfigFault> {
+                           memory: any GuestMemory) -> Result<PhysicalAddress, ConfigFault> {
         let invalid = ConfigFault.badStreamID(record: control.recordInvalidStreamID)
         let sid = UInt64(streamID)
         // Effective LOG2SIZE = MIN(LOG2SIZE, IDR1.SIDSIZE) for range checks and
@@ -36,7 +36,7 @@ enum StreamTable {
         let log2Size = UInt64(control.streamTableLog2Size & 0x3F)
         let effective = min(log2Size, UInt64(configuration.streamIDBits))
         guard effective >= 32 || sid >> effective == 0 else { return .failure(invalid) }
-        let base = control.streamTableBase & baseAddressMask
+        let base = PhysicalAddress(control.streamTableBase.raw & baseAddressMask)
 
         // FMT is RES0 (linear) without IDR0.ST_LEVEL.
         guard control.streamTableTwoLevel && configuration.twoLevelStreamTable else {
@@ -70,14 +70,15 @@ enum StreamTable {
 
     /// Reads `count` words at a physical address; nil on abort, or when the
     /// address is beyond the OAS (F_STE_FETCH rather than truncation, 3.4.3).
-    static func fetch(_ address: UInt64, count: Int, configuration: SMMUConfiguration,
+    static func fetch(_ address: PhysicalAddress, count: Int, configuration: SMMUConfiguration,
                       memory: any GuestMemory) -> [UInt64]? {
-        let last = address &+ UInt64(count * 8 - 1)
-        guard last >= address, last >> UInt64(configuration.outputAddressBits) == 0 else { return nil }
+        guard let last = address.adding(UInt64(count * 8 - 1)),
+              last.fits(bits: configuration.outputAddressBits) else { return nil }
         return memory.readWords(at: address, count: count)
     }
 
-    static func alignDown(_ value: UInt64, log2: UInt64) -> UInt64 {
-        log2 >= 64 ? 0 : value & ~((UInt64(1) << log2) - 1)
+    /// The table arithmetic's alignments are sizes computed as `UInt64`.
+    static func alignDown<Address: SMMUAddress>(_ address: Address, log2: UInt64) -> Address {
+        address.alignedDown(log2: UInt8(min(log2, 64)))
     }
 }

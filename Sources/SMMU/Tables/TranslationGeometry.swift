@@ -71,11 +71,11 @@ enum TranslationGeometry {
     /// Aligns a starting-level table address down to the table's size: the
     /// SMMU treats TTB[x-1:0] as zero (5.2 S2TTB, 5.4 TTB0), with a 64-byte
     /// minimum for 52-bit output.
-    static func alignTableBase(_ base: UInt64, bitsAtStart: Int, outputSize: UInt8) -> UInt64 {
+    static func alignTableBase<Address: SMMUAddress>(_ base: Address, bitsAtStart: Int, outputSize: UInt8) -> Address {
         var x = max(bitsAtStart + 3, 4)
         if outputSize >= 52 { x = max(x, 6) }
         x = min(x, 63)
-        return base & ~((UInt64(1) << UInt64(x)) - 1)
+        return base.alignedDown(log2: UInt8(x))
     }
 
     /// Stage-2 start level from S2SL0 and S2TG (Arm ARM AArch64.S2StartLevel,

@@ -63,16 +63,15 @@ extension TranslationUnit {
         // Split-stage (13.6.3): the address is an IPA, checked against the IAS
         // as a stage 1 fault (3.9.1.3 priority 10), then translated by stage 2
         // with its faults recorded as for an ordinary transaction.
-        guard request.address >> UInt64(configuration.intermediateAddressBits) == 0 else {
+        guard fitsIAS(IntermediateAddress(bypassingStage1: request.address)) else {
             return walkFault(.stage1AddressSize, request, stream: stream, context: nil)
         }
         switch PageTableWalker.walk(address: request.address, access: request.access, stage1: nil,
                                     stage2: stage2.table, memory: memory) {
         case .success(let walk):
             let log2 = min(walk.blockSizeLog2, 63)
-            let mask = (UInt64(1) << log2) &- 1
             return .translated(makeTranslation(request, stream: stream, context: nil,
-                                               outputBase: walk.outputAddress & ~mask,
+                                               outputBase: .physical(walk.outputAddress.alignedDown(log2: log2)),
                                                sizeLog2: log2, permissions: walk.permissions))
         case .failure(let fault):
             return walkFault(fault, request, stream: stream, context: nil)
@@ -82,7 +81,9 @@ extension TranslationUnit {
     /// A PA let through: beyond the OAS it is aborted with no event, the
     /// first of the IMPLEMENTATION DEFINED choices of 3.9.1.1.
     private func passThrough(_ request: TranslationRequest) -> TranslationOutcome {
-        guard fitsOAS(request.address) else { return .fault(TranslationFault(event: nil, type: nil)) }
+        guard fitsOAS(PhysicalAddress(bypassingTranslation: request.address)) else {
+            return .fault(TranslationFault(event: nil, type: nil))
+        }
         return .translated(bypass(request))
     }
 

@@ -56,17 +56,12 @@ enum PageTableDescriptor {
     /// Largest output address width a descriptor can express (48 bits).
     static let maxOutputBits: UInt8 = 48
 
-    /// Address field of a descriptor: bits [47:lowBit].
+    /// Address field of a descriptor: bits [47:lowBit], in the stage's
+    /// table space (an IPA at stage 1, a PA at stage 2; the walker types it).
     @inline(__always)
     static func address(_ descriptor: UInt64, lowBit: UInt8) -> UInt64 {
         let top: UInt64 = (1 << UInt64(maxOutputBits)) &- 1
         let low: UInt64 = (1 << UInt64(lowBit)) &- 1
         return descriptor & top & ~low
-    }
-
-    /// Whether `address` fits in `outputSizeBits` (the effective IPS / S2PS).
-    @inline(__always)
-    static func fits(_ address: UInt64, outputSizeBits: UInt8) -> Bool {
-        outputSizeBits >= 64 || address >> UInt64(outputSizeBits) == 0
     }
 }

@@ -1,9 +1,9 @@
 /// Stage-1 regime: the two halves of a CD plus the permission controls.
 public struct Stage1Regime: Sendable, Hashable {
     /// nil = EPD0: walks of that half fault with F_TRANSLATION.
-    public var ttb0: TranslationTableConfig?
+    public var ttb0: Stage1TableConfig?
     /// nil = EPD1.
-    public var ttb1: TranslationTableConfig?
+    public var ttb1: Stage1TableConfig?
     /// CD.WXN: writable memory is execute-never.
     public var wxn: Bool
     /// CD.UWXN: IGNORED for VMSAv8-64 CDs (5.4), where EL0-writable memory is
@@ -15,7 +15,7 @@ public struct Stage1Regime: Sendable, Hashable {
     /// CD.PAN: privileged data accesses to unprivileged-accessible memory fault.
     public var pan: Bool
 
-    public init(ttb0: TranslationTableConfig?, ttb1: TranslationTableConfig? = nil, wxn: Bool = false,
+    public init(ttb0: Stage1TableConfig?, ttb1: Stage1TableConfig? = nil, wxn: Bool = false,
                 uwxn: Bool = false, el2: Bool = false, pan: Bool = false) {
         self.ttb0 = ttb0; self.ttb1 = ttb1; self.wxn = wxn; self.uwxn = uwxn; self.el2 = el2; self.pan = pan
     }
@@ -23,7 +23,7 @@ public struct Stage1Regime: Sendable, Hashable {
 
 public struct WalkResult: Sendable, Hashable {
     /// PA for the input address.
-    public var outputAddress: UInt64
+    public var outputAddress: PhysicalAddress
     /// log2 size of the smallest of the stage-1/stage-2 blocks that mapped it
     /// (what a TLB may cache). The contiguous hint is ignored (permitted by
     /// the architecture), so this is never larger than one descriptor's block.
@@ -35,12 +35,13 @@ public struct WalkResult: Sendable, Hashable {
     public var stage2BlockLog2: UInt8?
     /// The IPA stage 2 translated (stage 1's output, or the input address
     /// with stage 1 absent); nil without stage 2. Split-stage ATS returns it.
-    public var intermediateAddress: UInt64?
+    public var intermediateAddress: IntermediateAddress?
     /// The stage-1 leaf is global (nG == 0) in a regime with ASIDs (3.17.1).
     public var global = false
 
-    public init(outputAddress: UInt64, blockSizeLog2: UInt8, permissions: Permissions,
-                stage1BlockLog2: UInt8? = nil, stage2BlockLog2: UInt8? = nil, intermediateAddress: UInt64? = nil) {
+    public init(outputAddress: PhysicalAddress, blockSizeLog2: UInt8, permissions: Permissions,
+                stage1BlockLog2: UInt8? = nil, stage2BlockLog2: UInt8? = nil,
+                intermediateAddress: IntermediateAddress? = nil) {
         self.outputAddress = outputAddress; self.blockSizeLog2 = blockSizeLog2; self.permissions = permissions
         self.stage1BlockLog2 = stage1BlockLog2; self.stage2BlockLog2 = stage2BlockLog2
         self.intermediateAddress = intermediateAddress
@@ -59,17 +60,17 @@ public struct WalkFault: Error, Sendable, Hashable {
     public var faultClass: FaultClass
     /// Stage-2 faults: the IPA that faulted (for .tableWalk, the stage-1
     /// descriptor address, 7.3.13).
-    public var ipa: UInt64
+    public var ipa: IntermediateAddress
     /// F_WALK_EABT: physical address of the descriptor access that aborted.
-    public var fetchAddress: UInt64
+    public var fetchAddress: PhysicalAddress
     /// Lookup level where it faulted.
     public var level: Int8
     /// F_PERMISSION with .tableWalk: the stage-2 fault was caused by a write
     /// to a stage-1 descriptor (HTTU update), i.e. the event's TTRnW = 0.
     public var descriptorWrite: Bool
 
-    public init(type: EventType, stage2: Bool, faultClass: FaultClass, ipa: UInt64 = 0,
-                fetchAddress: UInt64 = 0, level: Int8 = 0, descriptorWrite: Bool = false) {
+    public init(type: EventType, stage2: Bool, faultClass: FaultClass, ipa: IntermediateAddress = 0,
+                fetchAddress: PhysicalAddress = 0, level: Int8 = 0, descriptorWrite: Bool = false) {
         self.type = type; self.stage2 = stage2; self.faultClass = faultClass; self.ipa = ipa
         self.fetchAddress = fetchAddress; self.level = level; self.descriptorWrite = descriptorWrite
     }
@@ -89,26 +90,30 @@ enum PageTableWalker {
     /// `access`, manages AF/dirty (HTTU via memory.compareExchange64, retry
     /// bounded on CAS failure). With neither stage, the address is returned
     /// unchanged (size 2^64 is not representable: blockSizeLog2 = 63).
-    static func walk(address: UInt64, access: AccessType, stage1: Stage1Regime?,
-                     stage2: TranslationTableConfig?, memory: any GuestMemory) -> Result<WalkResult, WalkFault> {
+    /// Stage 1 yields an IPA, which is the PA when stage 2 is absent (3.4).
+    static func walk(address: InputAddress, access: AccessType, stage1: Stage1Regime?,
+                     stage2: Stage2TableConfig?, memory: any GuestMemory) -> Result<WalkResult, WalkFault> {
         let access = WalkPermissions.normalized(access)
         guard let stage1 else {
             guard let stage2 else {
-                return .success(WalkResult(outputAddress: address, blockSizeLog2: 63, permissions: .all))
+                return .success(WalkResult(outputAddress: PhysicalAddress(bypassingTranslation: address),
+                                           blockSizeLog2: 63, permissions: .all))
             }
-            return stage2Walk(ipa: address, access: access, config: stage2, faultClass: .input, memory: memory)
+            let ipa = IntermediateAddress(bypassingStage1: address)
+            return stage2Walk(ipa: ipa, access: access, config: stage2, faultClass: .input, memory: memory)
                 .map { WalkResult(outputAddress: $0.outputAddress, blockSizeLog2: $0.blockLog2,
                                   permissions: $0.permissions, stage2BlockLog2: $0.blockLog2,
-                                  intermediateAddress: address) }
+                                  intermediateAddress: ipa) }
         }
-        let s1: StageOutput
+        let s1: StageOutput<IntermediateAddress>
         switch stage1Walk(address: address, access: access, regime: stage1, stage2: stage2, memory: memory) {
         case .failure(let fault): return .failure(fault)
         case .success(let out): s1 = out
         }
         guard let stage2 else {
-            var result = WalkResult(outputAddress: s1.outputAddress, blockSizeLog2: s1.blockLog2,
-                                    permissions: s1.permissions, stage1BlockLog2: s1.blockLog2)
+            var result = WalkResult(outputAddress: PhysicalAddress(bypassingStage2: s1.outputAddress),
+                                    blockSizeLog2: s1.blockLog2, permissions: s1.permissions,
+                                    stage1BlockLog2: s1.blockLog2)
             result.global = s1.global
             return .success(result)
         }
@@ -127,7 +132,7 @@ enum PageTableWalker {
 
     /// Stage-2 translation of one IPA (used by the integrator for CD fetches
     /// under nesting: faults carry `faultClass`, .cd by default).
-    static func translateIPA(_ ipa: UInt64, access: AccessType, stage2: TranslationTableConfig,
+    static func translateIPA(_ ipa: IntermediateAddress, access: AccessType, stage2: Stage2TableConfig,
                              memory: any GuestMemory, faultClass: FaultClass = .cd) -> Result<WalkResult, WalkFault> {
         stage2Walk(ipa: ipa, access: WalkPermissions.normalized(access), config: stage2,
                    faultClass: faultClass, memory: memory)
@@ -142,9 +147,10 @@ enum PageTableWalker {
     static let maxUpdateAttempts = 4
 }
 
-/// The result of one stage for one address.
-struct StageOutput: Sendable, Hashable {
-    var outputAddress: UInt64
+/// The result of one stage for one address: an IPA out of stage 1, a PA
+/// out of stage 2.
+struct StageOutput<Address: SMMUAddress>: Sendable, Hashable {
+    var outputAddress: Address
     var blockLog2: UInt8
     var permissions: Permissions
     /// Stage 1: the leaf is global (see WalkResult.global).

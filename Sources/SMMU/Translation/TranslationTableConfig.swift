@@ -9,12 +9,18 @@ public enum Granule: UInt8, Sendable, Hashable, CaseIterable {
 /// One stage's translation regime, as decoded from a CD half (stage 1) or an
 /// STE (stage 2), already validated by the decoder. The walker consumes this
 /// and knows nothing of STEs and CDs.
-public struct TranslationTableConfig: Sendable, Hashable {
+///
+/// `TableAddress` is the address space the stage's tables are in, which is
+/// also that of its output: IPA space for stage 1 (`Stage1TableConfig`:
+/// "translation table walks performed from TTB0 or TTB1 are always performed
+/// in IPA space if stage 2 translations are enabled", and in PA space, at the
+/// same address, if not, 5.4), PA space for stage 2 (`Stage2TableConfig`).
+public struct TranslationTableConfig<TableAddress: SMMUAddress>: Sendable, Hashable {
     public var granule: Granule
     /// Input address size in bits (64 - TxSZ).
     public var inputSizeBits: UInt8
     /// Table base address (TTBx / S2TTB), aligned as the spec requires.
-    public var tableBase: UInt64
+    public var tableBase: TableAddress
     /// Stage 2 only: the initial lookup level from S2SL0 (and concatenation
     /// follows from inputSizeBits). Nil for stage 1, where it follows from
     /// the granule and the input size.
@@ -39,7 +45,7 @@ public struct TranslationTableConfig: Sendable, Hashable {
     /// Stage 2 only: STE.S2FWB, which changes how the descriptor's MemAttr
     /// encodes Device (FEAT_S2FWB).
     public var forcedWriteBack = false
-    public init(granule: Granule, inputSizeBits: UInt8, tableBase: UInt64, startLevel: Int8? = nil,
+    public init(granule: Granule, inputSizeBits: UInt8, tableBase: TableAddress, startLevel: Int8? = nil,
                 outputSizeBits: UInt8, hardwareAccessFlag: Bool = false, hardwareDirty: Bool = false,
                 accessFlagFaultDisabled: Bool = false, topByteIgnore: Bool = false,
                 hierarchicalAttributesDisabled: Bool = false) {
@@ -50,3 +56,8 @@ public struct TranslationTableConfig: Sendable, Hashable {
         self.hierarchicalAttributesDisabled = hierarchicalAttributesDisabled
     }
 }
+
+/// A CD half (TTB0 or TTB1): tables at IPAs, output IPAs.
+public typealias Stage1TableConfig = TranslationTableConfig<IntermediateAddress>
+/// An STE's stage 2 (S2TTB): tables at PAs, output PAs.
+public typealias Stage2TableConfig = TranslationTableConfig<PhysicalAddress>

@@ -51,7 +51,9 @@ public struct TranslationRequest: Sendable, Hashable {
     public var streamID: UInt32
     /// PASID / SubstreamID, nil when the transaction carries none.
     public var substreamID: UInt32?
-    public var address: UInt64
+    /// The address on the bus: a VA, an IPA for stage 2 alone, or for a
+    /// Translated transaction the PA (or split-stage IPA) of a completion.
+    public var address: InputAddress
     public var access: AccessType
     public var kind: Kind
     /// A PCIe ATS Translation Request (`kind == .translationRequest`).
@@ -60,16 +62,48 @@ public struct TranslationRequest: Sendable, Hashable {
         set { kind = newValue ? .translationRequest : .untranslated }
     }
 
-    public init(streamID: UInt32, substreamID: UInt32? = nil, address: UInt64,
+    public init(streamID: UInt32, substreamID: UInt32? = nil, address: InputAddress,
                 access: AccessType = [], ats: Bool = false) {
         self.init(streamID: streamID, substreamID: substreamID, address: address, access: access,
                   kind: ats ? .translationRequest : .untranslated)
     }
 
-    public init(streamID: UInt32, substreamID: UInt32? = nil, address: UInt64, access: AccessType = [],
+    public init(streamID: UInt32, substreamID: UInt32? = nil, address: InputAddress, access: AccessType = [],
                 kind: Kind) {
         self.streamID = streamID; self.substreamID = substreamID
         self.address = address; self.access = access; self.kind = kind
+    }
+}
+
+/// What a translation's block maps to: a PA, except for one answer.
+public enum TranslationOutput: Sendable, Hashable {
+    /// A PA: every translation but the one below.
+    case physical(PhysicalAddress)
+    /// An IPA: the answer to an ATS Translation Request under split-stage
+    /// ATS (STE.EATS == 0b10), stage 1's output, which the endpoint sends
+    /// back in Translated transactions for stage 2 to translate (13.6.3).
+    case intermediate(IntermediateAddress)
+
+    /// The address bits, for the wire and the C ABI.
+    @inlinable public var raw: UInt64 {
+        switch self {
+        case .physical(let pa): pa.raw
+        case .intermediate(let ipa): ipa.raw
+        }
+    }
+
+    /// The PA; nil for a split-stage answer.
+    @inlinable public var physical: PhysicalAddress? {
+        if case .physical(let pa) = self { pa } else { nil }
+    }
+
+    /// The address `offset` bytes into the block starting here: the offset's
+    /// bits ORed in (the base is aligned to the block, so this adds them).
+    func withBlockOffset(_ offset: UInt64) -> TranslationOutput {
+        switch self {
+        case .physical(let pa): .physical(PhysicalAddress(pa.raw | offset))
+        case .intermediate(let ipa): .intermediate(IntermediateAddress(ipa.raw | offset))
+        }
     }
 }
 
@@ -78,9 +112,10 @@ public struct TranslationRequest: Sendable, Hashable {
 /// invalidated precisely.
 public struct Translation: Sendable, Hashable {
     /// First input address of the block (aligned to the block size).
-    public var inputBase: UInt64
-    /// First output (physical) address of the block.
-    public var outputBase: UInt64
+    public var inputBase: InputAddress
+    /// First output address of the block: a PA, or the IPA of a split-stage
+    /// ATS answer (`TranslationOutput.intermediate`).
+    public var outputBase: TranslationOutput
     /// log2 of the block size in bytes (12 for a 4 KiB page ... the OAS for
     /// bypass, since addresses beyond it abort, IHI 0070 3.4).
     public var sizeLog2: UInt8
@@ -98,7 +133,7 @@ public struct Translation: Sendable, Hashable {
     /// or a Translated transaction let through as a PA).
     public var bypass: Bool
 
-    public init(inputBase: UInt64, outputBase: UInt64, sizeLog2: UInt8, permissions: Permissions,
+    public init(inputBase: InputAddress, outputBase: TranslationOutput, sizeLog2: UInt8, permissions: Permissions,
                 streamID: UInt32, substreamID: UInt32? = nil, asid: UInt16? = nil, vmid: UInt16? = nil,
                 bypass: Bool = false) {
         self.inputBase = inputBase; self.outputBase = outputBase; self.sizeLog2 = sizeLog2
@@ -109,9 +144,8 @@ public struct Translation: Sendable, Hashable {
     public var size: UInt64 { sizeLog2 >= 64 ? .max : UInt64(1) << sizeLog2 }
 
     /// The output address for `address`, which must lie in the block.
-    public func output(for address: UInt64) -> UInt64 {
-        let mask: UInt64 = sizeLog2 >= 64 ? .max : (UInt64(1) << sizeLog2) &- 1
-        return outputBase | (address & mask)
+    public func output(for address: InputAddress) -> TranslationOutput {
+        outputBase.withBlockOffset(address.offset(inBlockLog2: sizeLog2))
     }
 }
 

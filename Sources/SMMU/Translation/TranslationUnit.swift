@@ -45,7 +45,7 @@ final class TranslationUnit: CacheMaintenance, @unchecked Sendable {
             if request.ats { return badATSRequest(request) }
             // SMMUEN=0: GBPA decides for every transaction (3.10.2); an
             // address beyond the OAS aborts with no event (3.4).
-            if control.globalBypassAbort || !fitsOAS(request.address) {
+            if control.globalBypassAbort || !fitsOAS(PhysicalAddress(bypassingTranslation: request.address)) {
                 return .fault(TranslationFault(event: nil, type: nil))
             }
             return .translated(bypass(request))
@@ -74,7 +74,7 @@ final class TranslationUnit: CacheMaintenance, @unchecked Sendable {
         case .bypass:
             if request.substreamID != nil { return configFault(.badSubstreamID, request) }
             // 3.4: beyond the OAS, an abort and a stage 1 F_ADDR_SIZE.
-            guard fitsOAS(request.address) else {
+            guard fitsOAS(PhysicalAddress(bypassingTranslation: request.address)) else {
                 return walkFault(.stage1AddressSize, request, stream: stream, context: nil)
             }
             return .translated(bypass(request))
@@ -98,7 +98,7 @@ final class TranslationUnit: CacheMaintenance, @unchecked Sendable {
 
         // 3.4: with stage 1 bypassed the input is an IPA; beyond the IAS it is
         // a stage 1 F_ADDR_SIZE (not a stage 2 Translation fault).
-        if context == nil && request.address >> UInt64(configuration.intermediateAddressBits) != 0 {
+        if context == nil && !fitsIAS(IntermediateAddress(bypassingStage1: request.address)) {
             return walkFault(.stage1AddressSize, request, stream: stream, context: nil)
         }
         if context == nil && stream.stage2 == nil {
@@ -117,8 +117,9 @@ final class TranslationUnit: CacheMaintenance, @unchecked Sendable {
         let tlbAddress = TLB.keyAddress(request.address, context: context, singleRange: singleRange)
         if !splitStage, let (entry, log2, global) = tlb.lookup(tag: tag, address: tlbAddress),
            entry.permissions.allows(request.access) {
-            return .translated(makeTranslation(request, stream: stream, context: context, outputBase: entry.outputBase,
-                                               sizeLog2: log2, permissions: entry.permissions, global: global))
+            return .translated(makeTranslation(request, stream: stream, context: context,
+                                               outputBase: .physical(entry.outputBase), sizeLog2: log2,
+                                               permissions: entry.permissions, global: global))
         }
 
         let regime = context.map { Stage1Regime(ttb0: $0.ttb0, ttb1: $0.ttb1, wxn: $0.wxn, uwxn: $0.uwxn, el2: singleRange, pan: $0.pan) }
@@ -127,13 +128,16 @@ final class TranslationUnit: CacheMaintenance, @unchecked Sendable {
         case .success(let walk):
             let log2 = min(walk.blockSizeLog2, 63)
             let mask = (UInt64(1) << log2) &- 1
-            let outputBase = walk.outputAddress & ~mask
+            let outputBase = walk.outputAddress.alignedDown(log2: log2)
             tlb.insert(tag: tag, global: walk.global, inputAddress: tlbAddress & ~mask, sizeLog2: log2,
                        entry: .init(outputBase: outputBase, permissions: walk.permissions, stage2: stream.stage2 != nil),
                        generation: generation)
-            let ipaBase = (walk.intermediateAddress ?? request.address) & ~mask
-            return .translated(makeTranslation(request, stream: stream, context: context,
-                                               outputBase: splitStage ? ipaBase : outputBase,
+            // Split-stage: stage 1's output, the IPA (the input address if S1DSS bypassed stage 1).
+            let output: TranslationOutput = splitStage
+                ? .intermediate((walk.intermediateAddress ?? IntermediateAddress(bypassingStage1: request.address))
+                    .alignedDown(log2: log2))
+                : .physical(outputBase)
+            return .translated(makeTranslation(request, stream: stream, context: context, outputBase: output,
                                                sizeLog2: log2, permissions: walk.permissions, global: walk.global))
         case .failure(let fault):
             // 3.9.1.2, 13.7: a Permission fault on the page answers an ATS
@@ -152,11 +156,12 @@ final class TranslationUnit: CacheMaintenance, @unchecked Sendable {
     /// The identity block of a transaction that bypasses translation: the
     /// OAS, since anything beyond it aborts (3.4).
     func bypass(_ request: TranslationRequest) -> Translation {
-        Translation(inputBase: 0, outputBase: 0, sizeLog2: configuration.outputAddressBits, permissions: .all,
-                    streamID: request.streamID, substreamID: request.substreamID, bypass: true)
+        Translation(inputBase: 0, outputBase: .physical(0), sizeLog2: configuration.outputAddressBits,
+                    permissions: .all, streamID: request.streamID, substreamID: request.substreamID, bypass: true)
     }
 
-    func fitsOAS(_ address: UInt64) -> Bool { address >> UInt64(configuration.outputAddressBits) == 0 }
+    func fitsOAS(_ address: PhysicalAddress) -> Bool { address.fits(bits: configuration.outputAddressBits) }
+    func fitsIAS(_ address: IntermediateAddress) -> Bool { address.fits(bits: configuration.intermediateAddressBits) }
 
     /// STE.EATS as it applies now: 0b10 (split-stage) behaves as 0b00 with
     /// CR0.ATSCHK=0 (5.2); the decoder has applied the rest.
@@ -166,12 +171,12 @@ final class TranslationUnit: CacheMaintenance, @unchecked Sendable {
     }
 
     func makeTranslation(_ request: TranslationRequest, stream: StreamConfig, context: ContextDescriptor?,
-                         outputBase: UInt64, sizeLog2: UInt8, permissions: Permissions,
+                         outputBase: TranslationOutput, sizeLog2: UInt8, permissions: Permissions,
                          global: Bool = false) -> Translation {
-        let mask = (UInt64(1) << sizeLog2) &- 1
-        var t = Translation(inputBase: request.address & ~mask, outputBase: outputBase, sizeLog2: sizeLog2,
-                            permissions: permissions, streamID: request.streamID, substreamID: request.substreamID,
-                            asid: global ? nil : context?.asid, vmid: stream.vmidTag)
+        var t = Translation(inputBase: request.address.alignedDown(log2: sizeLog2), outputBase: outputBase,
+                            sizeLog2: sizeLog2, permissions: permissions, streamID: request.streamID,
+                            substreamID: request.substreamID, asid: global ? nil : context?.asid,
+                            vmid: stream.vmidTag)
         t.global = global && context != nil
         return t
     }
@@ -192,11 +197,12 @@ final class TranslationUnit: CacheMaintenance, @unchecked Sendable {
                                    _ request: TranslationRequest) -> Result<ContextDescriptor, FaultOutcome> {
         if let cached = configCache.context(streamID, substreamID) { return .success(cached) }
         let generation = configCache.generation
-        // Under nesting, CD and L1CD addresses are IPAs: translate them by stage 2.
+        // CD and L1CD addresses are IPAs: translated by stage 2 under nesting,
+        // the PA itself otherwise (5.2 S1ContextPtr).
         var stage2Fault: WalkFault?
-        let resolve: (UInt64) -> UInt64? = { [memory] address in
-            guard let s2 = stream.stage2 else { return address }
-            switch PageTableWalker.translateIPA(address, access: [], stage2: s2.table, memory: memory) {
+        let resolve: (IntermediateAddress) -> PhysicalAddress? = { [memory] ipa in
+            guard let s2 = stream.stage2 else { return PhysicalAddress(bypassingStage2: ipa) }
+            switch PageTableWalker.translateIPA(ipa, access: [], stage2: s2.table, memory: memory) {
             case .success(let w): return w.outputAddress
             case .failure(let f): stage2Fault = f; return nil
             }
@@ -219,7 +225,7 @@ final class TranslationUnit: CacheMaintenance, @unchecked Sendable {
 
     func configFault(_ fault: ConfigFault, _ request: TranslationRequest) -> TranslationOutcome {
         var event = EventRecord(type: fault.type, streamID: request.streamID, substreamID: request.substreamID)
-        event.address2 = fault.fetchAddress
+        event.fetchAddress = fault.fetchAddress
         fillAccess(&event, request)
         guard request.kind != .untranslated else { return recordAndFault(event, request, record: fault.record) }
         // 3.9.1.2, 3.9.1.3: a configuration error met by ATS traffic (a CA
@@ -247,7 +253,11 @@ final class TranslationUnit: CacheMaintenance, @unchecked Sendable {
         event.inputAddress = request.address
         event.stage2 = fault.stage2
         event.faultClass = fault.faultClass
-        event.address2 = fault.type == .F_WALK_EABT ? fault.fetchAddress : (fault.stage2 ? fault.ipa : 0)
+        if fault.type == .F_WALK_EABT {
+            event.fetchAddress = fault.fetchAddress
+        } else if fault.stage2 {
+            event.ipa = fault.ipa
+        }
         // TTRnW (7.3.11-13): for a fault on a stage-1 descriptor access, 1 = a
         // read of it, 0 = a hardware update (write) of it.
         if fault.faultClass == .tableWalk && !fault.descriptorWrite { event.extra |= 1 }

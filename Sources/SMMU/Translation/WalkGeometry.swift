@@ -25,8 +25,8 @@ struct WalkGeometry: Sendable, Hashable {
     /// alignment treated as zero (CD.TTBx, STE.S2TTB: "the SMMU effectively
     /// aligns the value in this field before use").
     @inline(__always)
-    func alignedBase(_ base: UInt64) -> UInt64 {
-        base & ~((UInt64(8) << UInt64(startIndexBits)) &- 1)
+    func alignedBase<Address: SMMUAddress>(_ base: Address) -> Address {
+        base.alignedDown(log2: startIndexBits &+ 3)
     }
 
     /// Blocks exist only at level 1 and 2 with a 4KB granule, and only at
@@ -43,7 +43,7 @@ struct WalkGeometry: Sendable, Hashable {
     static func maxInputBits(_ granule: Granule) -> UInt8 { granule == .size64K ? 52 : 48 }
 
     /// Stage 1: the start level follows from TxSZ and the granule.
-    static func stage1(_ config: TranslationTableConfig) -> WalkGeometry? {
+    static func stage1(_ config: Stage1TableConfig) -> WalkGeometry? {
         let g = config.granule.bits, stride = config.granule.strideBits, ia = config.inputSizeBits
         guard ia > g, ia <= maxInputBits(config.granule) else { return nil }
         let levels = (ia - g + stride - 1) / stride
@@ -59,7 +59,7 @@ struct WalkGeometry: Sendable, Hashable {
     /// resolve up to 4 more bits than one table holds (2 to 16 concatenated
     /// tables). More than that, or no bits at all, is an inconsistent
     /// S2T0SZ/S2SL0 pair.
-    static func stage2(_ config: TranslationTableConfig) -> WalkGeometry? {
+    static func stage2(_ config: Stage2TableConfig) -> WalkGeometry? {
         let g = config.granule.bits, stride = config.granule.strideBits, ia = config.inputSizeBits
         guard let start = config.startLevel, (0...3).contains(start),
               ia > g, ia <= maxInputBits(config.granule) else { return nil }

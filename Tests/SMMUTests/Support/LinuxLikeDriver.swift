@@ -136,7 +136,7 @@ final class LinuxLikeDriver {
         var events: [[UInt64]] = []
         var guardCount = 0
         while cons != prod && guardCount < 1 << eventqLog2 {
-            events.append(ram.memory.readWords(at: eventq + (cons & mask) * 32, count: 4)!)
+            events.append(ram.memory.readWords(at: PhysicalAddress(eventq + (cons & mask) * 32), count: 4)!)
             cons = (cons + 1) & wrapMask
             guardCount += 1
         }

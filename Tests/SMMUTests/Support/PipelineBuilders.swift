@@ -28,7 +28,7 @@ enum STEWords {
         w.set(F.v)
         w.set(F.config, .stage1)
         w.set(F.s1Fmt, s1fmt)
-        w.set(F.s1ContextPtr, cdPointer)
+        w.set(F.s1ContextPtr, IntermediateAddress(cdPointer))
         w.set(F.s1CDMax, cdMax)
         w.set(F.s1DSS, s1dss)
         w.set(F.s1CIR, 1)
@@ -53,7 +53,7 @@ enum STEWords {
         w.set(F.s2PS, .bits48)
         w.set(F.s2AA64)
         w.set(F.s2R, record)
-        w.set(F.s2TTB, ttb)
+        w.set(F.s2TTB, PhysicalAddress(ttb))
     }
 
     /// Config = 0b110: stage 2 only.
@@ -105,7 +105,7 @@ enum CDWords {
         w.set(F.a)
         w.set(F.aset)
         w.set(F.asid, asid)
-        w.set(F.ttb0, ttb0)
+        w.set(F.ttb0, IntermediateAddress(ttb0))
         w.set(F.mair0, linuxMAIR0)
         return w
     }
@@ -208,18 +208,20 @@ final class HookedMemory: GuestMemory, @unchecked Sendable {
         hook.withLock { $0 = Hook(address: address, action: action) }
     }
 
-    func read(at address: UInt64, into buffer: UnsafeMutableRawBufferPointer) -> Bool {
+    func read(at address: PhysicalAddress, into buffer: UnsafeMutableRawBufferPointer) -> Bool {
         let ok = inner.read(at: address, into: buffer)
         let fire = hook.withLock { h -> Hook? in
-            guard let x = h, x.address >= address, x.address < address &+ UInt64(buffer.count) else { return nil }
+            guard let x = h, x.address >= address.raw, x.address < address.raw &+ UInt64(buffer.count) else { return nil }
             h = nil
             return x
         }
         fire?.action()
         return ok
     }
-    func write(at address: UInt64, from buffer: UnsafeRawBufferPointer) -> Bool { inner.write(at: address, from: buffer) }
-    func compareExchange64(at address: UInt64, expected: UInt64, desired: UInt64) -> UInt64? {
+    func write(at address: PhysicalAddress, from buffer: UnsafeRawBufferPointer) -> Bool {
+        inner.write(at: address, from: buffer)
+    }
+    func compareExchange64(at address: PhysicalAddress, expected: UInt64, desired: UInt64) -> UInt64? {
         inner.compareExchange64(at: address, expected: expected, desired: desired)
     }
 }
@@ -234,7 +236,7 @@ extension DriverCmd {
         command(.ATC_INV) {
             $0.set(F.streamID, sid)
             if let ssid { $0.set(F.ssv); $0.set(F.substreamID, ssid) }
-            $0.set(F.address, address)
+            $0.set(F.address, InputAddress(address))
             $0.set(F.size, size)
         }
     }
@@ -272,7 +274,7 @@ extension LinuxLikeDriver {
         var records: [[UInt64]] = []
         var n = 0
         while cons != prod && n < 1 << priqLog2 {
-            records.append(ram.memory.readWords(at: priq + (cons & mask) * 16, count: 2)!)
+            records.append(ram.memory.readWords(at: PhysicalAddress(priq + (cons & mask) * 16), count: 2)!)
             cons = (cons + 1) & wrapMask
             n += 1
         }

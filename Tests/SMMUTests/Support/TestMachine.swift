@@ -15,14 +15,17 @@ final class TestRAM: @unchecked Sendable {
         self.base = base; self.size = size
         buffer = UnsafeMutableRawPointer.allocate(byteCount: size, alignment: 1 << 16)
         memset(buffer, 0, size)
-        try! memory.add(.init(guestAddress: base, size: UInt64(size), host: buffer))
+        try! memory.add(.init(guestAddress: PhysicalAddress(base), size: UInt64(size), host: buffer))
     }
     deinit { buffer.deallocate() }
 
-    func write64(_ address: UInt64, _ value: UInt64) { precondition(memory.write64(at: address, value)) }
-    func read64(_ address: UInt64) -> UInt64 { memory.read64(at: address)! }
-    func read32(_ address: UInt64) -> UInt32 { memory.read32(at: address)! }
-    func writeWords(_ address: UInt64, _ words: [UInt64]) { precondition(memory.writeWords(at: address, words)) }
+    // The guest's view: raw guest physical addresses, as a driver has them.
+    func write64(_ address: UInt64, _ value: UInt64) { precondition(memory.write64(at: PhysicalAddress(address), value)) }
+    func read64(_ address: UInt64) -> UInt64 { memory.read64(at: PhysicalAddress(address))! }
+    func read32(_ address: UInt64) -> UInt32 { memory.read32(at: PhysicalAddress(address))! }
+    func writeWords(_ address: UInt64, _ words: [UInt64]) {
+        precondition(memory.writeWords(at: PhysicalAddress(address), words))
+    }
 }
 
 /// Host signals that record everything, write MSIs that land in RAM into
@@ -45,10 +48,10 @@ final class DriverHost: HostSignals, @unchecked Sendable {
     var syncResult = true
 
     func raiseInterrupt(_ line: SMMUInterruptLine) { log.withLock { $0.interrupts.append(line) } }
-    func writeMSI(address: UInt64, data: UInt32) {
+    func writeMSI(address: PhysicalAddress, data: UInt32) {
         // Read before logging; no model lock may be held across this call.
         let cons = smmu.map { UInt32(truncatingIfNeeded: $0.read(offset: Reg.CMDQ_CONS, size: 4)) }
-        log.withLock { $0.msis.append((address, data)); if let cons { $0.consAtMSI.append(cons) } }
+        log.withLock { $0.msis.append((address.raw, data)); if let cons { $0.consAtMSI.append(cons) } }
         _ = ram?.memory.write32(at: address, data)
     }
     func invalidate(_ invalidation: HostInvalidation) { log.withLock { $0.invalidations.append(invalidation) } }
@@ -98,7 +101,7 @@ enum DriverCmd {
             $0.set(F.msh, 3)
             $0.set(F.msiAttr, 0xF)
             $0.set(F.msiData, msiData)
-            $0.set(F.msiAddress, msiAddress)
+            $0.set(F.msiAddress, PhysicalAddress(msiAddress))
         }
     }
     /// CMD_CFGI_STE_RANGE with Range = 31: CFGI_ALL (4.3.6).
@@ -116,7 +119,7 @@ enum DriverCmd {
             $0.set(F.vmid, vmid)
             $0.set(F.asid, asid)
             $0.set(F.leaf, leaf)
-            $0.set(F.address, address)
+            $0.set(F.address, InputAddress(address))
         }
     }
 }

@@ -194,7 +194,7 @@ enum ModelProbe {
 
     private final class NoHost: HostSignals {
         func raiseInterrupt(_ line: SMMUInterruptLine) {}
-        func writeMSI(address: UInt64, data: UInt32) {}
+        func writeMSI(address: PhysicalAddress, data: UInt32) {}
         func invalidate(_ invalidation: HostInvalidation) {}
         func synchronize() -> Bool { true }
         func deliverPageResponse(_ response: PageResponse) {}
