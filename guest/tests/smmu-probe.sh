@@ -12,6 +12,13 @@ else
     [ -n "$probe" ] || fail "no SMMU: arm-smmu-v3 did not probe (iommu=$VSMMU_IOMMU)"
     say "arm-smmu-v3 probe lines:"
     echo "$probe" | sed 's/^/    /'
+    # vsmmu.smmu_from=iort (UEFI boots): the SMMU came from ACPI's IORT,
+    # whose platform devices are named arm-smmu-v3.N.auto, not from the DT.
+    if [ "${VSMMU_SMMU_FROM:-}" = iort ]; then
+        echo "$probe" | grep -q 'arm-smmu-v3 arm-smmu-v3\.[0-9]*\.auto' \
+            || fail "the SMMU was not probed from the IORT (ACPI)"
+        say "probed from the IORT (ACPI)"
+    fi
     # Raw records start with <level>; 0-4 are emerg..warning. Events and sync
     # timeouts are errors whatever their level.
     errors=$(dmesg -r | grep 'arm-smmu-v3' \
