@@ -47,6 +47,9 @@ extension WireTranslateReply {
         case .fault(let f):
             status = f.stalled ? Self.stalled : Self.fault
             event = f.type?.rawValue ?? f.event?.type.rawValue ?? 0
+            // A stalled transaction's STAG travels in perm: the front end
+            // waits for STALL_RESOLVE naming it.
+            if f.stalled { perm = UInt32(f.stag) }
         }
     }
 }
