@@ -65,7 +65,7 @@
 /* REG_STATUS */
 #define ST_OK                   0
 #define ST_FAULT                1   /* the DMA or translation was aborted */
-#define ST_UNSUPPORTED          2   /* no ATS/PRI IOMMU, or PASID > 255 */
+#define ST_UNSUPPORTED          2   /* no ATS/PRI or PASID DMA here */
 #define ST_INVALID              3   /* bad command or argument */
 #define ST_BACKEND              4   /* the IOMMU's backend is gone */
 #define ST_ATC_MISS             5   /* translated DMA without ATC entry */
