@@ -1,6 +1,7 @@
 /*
  * vsmmu.h - the C interface of the vSMMU SMMUv3 model (IHI 0070). This
- * header is the whole contract.
+ * header, with vsmmu-protocol.h that it includes for the constants it
+ * shares with the wire protocol, is the whole contract.
  *
  * A program creates a model with a configuration and a set of callbacks
  * (its guest memory and its host signals), then feeds it MMIO accesses,
@@ -45,10 +46,11 @@
  * run with no model lock held and may call any function but vsmmu_destroy.
  *
  * Constants. VSMMU_TR_*, VSMMU_XLATE_*, VSMMU_PERM_*, VSMMU_TAG_*,
- * VSMMU_INV_* (but VSMMU_INV_ATC, VSMMU_INV_SSID_VALID and VSMMU_INV_GLOBAL), VSMMU_EP_*,
- * VSMMU_IRQ_*, VSMMU_PR_*, VSMMU_PRI_* and VSMMU_MMIO_SIZE equal the wire
- * protocol's (docs/protocol.md) of the same names. Constants not listed
- * exist only in this ABI.
+ * VSMMU_INV_* (but VSMMU_INV_ATC, VSMMU_INV_SSID_VALID and VSMMU_INV_GLOBAL),
+ * VSMMU_EP_*, VSMMU_IRQ_* (but the alias VSMMU_IRQ_SYNC), VSMMU_PR_* and
+ * VSMMU_MMIO_SIZE are the wire protocol's, defined once in
+ * vsmmu-protocol.h (included here). VSMMU_PRI_* equal its VSMMU_PR_QUEUED,
+ * _ANSWERED and _DROPPED. Constants not listed exist only in this ABI.
  */
 #ifndef VSMMU_H
 #define VSMMU_H
@@ -56,6 +58,9 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+
+/* The constants this ABI shares with the wire protocol: one definition */
+#include "vsmmu-protocol.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -123,22 +128,21 @@ _Static_assert(sizeof(vsmmu_config) >= VSMMU_CONFIG_SIZE_MIN, "vsmmu_config shra
 bool vsmmu_config_init(vsmmu_config *cfg, size_t size);
 #define vsmmu_config_default(cfg) vsmmu_config_init((cfg), sizeof *(cfg))
 
-/* Wired interrupt lines (raise_irq): an edge each time. */
-#define VSMMU_IRQ_EVTQ   0
-#define VSMMU_IRQ_PRIQ   1
-#define VSMMU_IRQ_SYNC   2
-#define VSMMU_IRQ_GERROR 3
+/* Wired interrupt lines (raise_irq): an edge each time. VSMMU_IRQ_EVTQ,
+ * VSMMU_IRQ_PRIQ, VSMMU_IRQ_CMD_SYNC and VSMMU_IRQ_GERROR (vsmmu-protocol.h). */
+#define VSMMU_IRQ_SYNC   VSMMU_IRQ_CMD_SYNC
 
-/* Host cache invalidation (mirrors the model's HostInvalidation). */
-#define VSMMU_INV_ALL      0   /* every cached translation */
-#define VSMMU_INV_STREAMS  1   /* translations of sid_first .. sid_first+sid_count-1 */
-#define VSMMU_INV_ASID     2   /* translations tagged asid (and vmid if valid) */
-#define VSMMU_INV_VMID     3   /* translations tagged vmid */
-#define VSMMU_INV_ADDRESS  4   /* input range [addr, addr+size), for asid/vmid if valid */
-#define VSMMU_INV_IPA      5   /* anything derived from IPA range under vmid */
+/* Host cache invalidation (mirrors the model's HostInvalidation). Kinds
+ * from vsmmu-protocol.h:
+ *   VSMMU_INV_ALL      every cached translation
+ *   VSMMU_INV_STREAMS  translations of sid_first .. sid_first+sid_count-1
+ *   VSMMU_INV_ASID     translations tagged asid (and vmid if valid)
+ *   VSMMU_INV_VMID     translations tagged vmid
+ *   VSMMU_INV_ADDRESS  input range [addr, addr+size), for asid/vmid if valid
+ *   VSMMU_INV_IPA      anything derived from IPA range under vmid
+ * with flags VSMMU_INV_ASID_VALID and VSMMU_INV_VMID_VALID; and, in this
+ * ABI only: */
 #define VSMMU_INV_ATC      6   /* an endpoint's ATC: sid_first, ssid if valid, [addr, addr+size) */
-#define VSMMU_INV_ASID_VALID (1u << 0)
-#define VSMMU_INV_VMID_VALID (1u << 1)
 #define VSMMU_INV_SSID_VALID (1u << 2)
 /* ATC with VSMMU_INV_SSID_VALID: CMD_ATC_INV.Global, the endpoint's global
  * entries go too (IHI 0070 4.5.1). */
@@ -235,8 +239,7 @@ vsmmu_t *vsmmu_create(const vsmmu_config *cfg, const vsmmu_callbacks *cb,
  * be called from a callback. No callback runs after it returns. */
 void vsmmu_destroy(vsmmu_t *smmu);
 
-/* Size of the MMIO region (pages 0 and 1). */
-#define VSMMU_MMIO_SIZE 0x20000u
+/* Size of the MMIO region (pages 0 and 1): VSMMU_MMIO_SIZE (vsmmu-protocol.h). */
 
 /* MMIO access of size 4 or 8 at offset from the SMMU's base. Unimplemented
  * or misaligned: read as zero, write ignored. */
@@ -246,12 +249,9 @@ bool vsmmu_mmio_write(vsmmu_t *smmu, uint64_t offset, unsigned size, uint64_t va
 /* Consumes the command queue up to CMDQ_PROD (see Threads). */
 void vsmmu_process_commands(vsmmu_t *smmu);
 
-/* Translation. */
-#define VSMMU_TR_SSV   (1u << 0)  /* carries a SubstreamID (PASID) */
-#define VSMMU_TR_WRITE (1u << 1)
-#define VSMMU_TR_EXEC  (1u << 2)
-#define VSMMU_TR_PRIV  (1u << 3)
-#define VSMMU_TR_ATS   (1u << 4)  /* a PCIe ATS Translation Request */
+/* Translation. Flags VSMMU_TR_SSV (carries a SubstreamID, i.e. PASID),
+ * VSMMU_TR_WRITE, VSMMU_TR_EXEC, VSMMU_TR_PRIV and VSMMU_TR_ATS (a PCIe ATS
+ * Translation Request) from vsmmu-protocol.h. */
 
 typedef struct vsmmu_translate_request {
     uint32_t sid;
@@ -260,25 +260,16 @@ typedef struct vsmmu_translate_request {
     uint64_t iova;
 } vsmmu_translate_request;
 
-#define VSMMU_XLATE_OK      0
-#define VSMMU_XLATE_FAULT   1   /* abort the transaction */
-#define VSMMU_XLATE_STALLED 2   /* held until stall_resolve(sid, stag) */
-/* What the mapping allows: READ/WRITE/EXEC for unprivileged accesses,
- * PREAD/PWRITE/PEXEC for privileged ones (VSMMU_TR_PRIV). A request is
- * checked against the set for its privilege; bypass allows all six. */
-#define VSMMU_PERM_READ   (1u << 0)
-#define VSMMU_PERM_WRITE  (1u << 1)
-#define VSMMU_PERM_EXEC   (1u << 2)
-#define VSMMU_PERM_PREAD  (1u << 3)
-#define VSMMU_PERM_PWRITE (1u << 4)
-#define VSMMU_PERM_PEXEC  (1u << 5)
-#define VSMMU_TAG_ASID    (1u << 0)
-#define VSMMU_TAG_VMID    (1u << 1)
-#define VSMMU_TAG_BYPASS  (1u << 2)
-/* A global stage-1 translation (nG == 0): no VSMMU_TAG_ASID, since it
- * belongs to every ASID; a VA invalidation of any ASID (of its VMID)
- * covers it, an ASID invalidation does not. */
-#define VSMMU_TAG_GLOBAL  (1u << 3)
+/* From vsmmu-protocol.h: status VSMMU_XLATE_OK, VSMMU_XLATE_FAULT (abort
+ * the transaction), VSMMU_XLATE_STALLED (held until stall_resolve(sid,
+ * stag)). Permissions VSMMU_PERM_*, what the mapping allows: READ/WRITE/EXEC
+ * for unprivileged accesses, PREAD/PWRITE/PEXEC for privileged ones
+ * (VSMMU_TR_PRIV); a request is checked against the set for its privilege;
+ * bypass allows all six. Tags VSMMU_TAG_ASID, VSMMU_TAG_VMID,
+ * VSMMU_TAG_BYPASS and VSMMU_TAG_GLOBAL: a global stage-1 translation
+ * (nG == 0) has no VSMMU_TAG_ASID, since it belongs to every ASID; a VA
+ * invalidation of any ASID (of its VMID) covers it, an ASID invalidation
+ * does not. */
 
 typedef struct vsmmu_translate_result {
     int32_t  status;      /* VSMMU_XLATE_* */
@@ -300,13 +291,9 @@ typedef struct vsmmu_translate_result {
 void vsmmu_translate(vsmmu_t *smmu, const vsmmu_translate_request *req,
                      vsmmu_translate_result *res);
 
-/* PCIe page requests (PRI). A stop marker: SSV, LAST, neither READ nor WRITE. */
-#define VSMMU_PR_SSV   (1u << 0)
-#define VSMMU_PR_READ  (1u << 1)
-#define VSMMU_PR_WRITE (1u << 2)
-#define VSMMU_PR_EXEC  (1u << 3)
-#define VSMMU_PR_PRIV  (1u << 4)
-#define VSMMU_PR_LAST  (1u << 5)
+/* PCIe page requests (PRI), flags VSMMU_PR_SSV, _READ, _WRITE, _EXEC, _PRIV
+ * and _LAST (vsmmu-protocol.h). A stop marker: SSV, LAST, neither READ nor
+ * WRITE. */
 
 typedef struct vsmmu_pri_request {
     uint32_t sid;
@@ -333,8 +320,7 @@ int vsmmu_page_request(vsmmu_t *smmu, const vsmmu_pri_request *req,
  * VSMMU_INV_ATC) and page_response calls; others are dropped, so register
  * an endpoint before it can have an ATC or send page requests. A
  * registration lasts until vsmmu_destroy. */
-#define VSMMU_EP_ATS (1u << 0)
-#define VSMMU_EP_PRI (1u << 1)
+/* flags: VSMMU_EP_ATS, VSMMU_EP_PRI (vsmmu-protocol.h) */
 void vsmmu_register_endpoint(vsmmu_t *smmu, uint32_t sid, uint32_t flags, uint8_t pasid_bits);
 
 /* Back to the reset state: registers, queues, caches; stalled transactions

@@ -1,19 +1,21 @@
-// The wire format of docs/protocol.md: header, request codes and payloads,
-// little-endian, encoded and decoded field by field (no struct punning, so
-// the layout is exactly the document's whatever the Swift layout is).
+// The wire format, defined once in CShims/include/vsmmu-protocol.h (the
+// QEMU series carries the same file): constants and sizes come from it;
+// payloads are encoded and decoded field by field, little-endian (no struct
+// punning), and WireLayoutTests holds each coder to the C struct's layout.
+import CVSMMU
 
 public enum Wire {
-    public static let version: UInt32 = 0x1
-    public static let versionMask: UInt32 = 0x3
-    public static let flagReply: UInt32 = 1 << 2
-    public static let flagNeedReply: UInt32 = 1 << 3
-    public static let maxPayload = 256
-    public static let headerSize = 12
+    public static let version = UInt32(VSMMU_VERSION)
+    public static let versionMask = UInt32(VSMMU_VERSION_MASK)
+    public static let flagReply = UInt32(VSMMU_FLAG_REPLY)
+    public static let flagNeedReply = UInt32(VSMMU_FLAG_NEED_REPLY)
+    public static let maxPayload = Int(VSMMU_MAX_PAYLOAD)
+    public static let headerSize = MemoryLayout<VSMMUMsgHeader>.size
     public static let syncTimeoutMs: Int32 = 5000
     /// Feature bit: an MMIO_WRITE with NEED_REPLY is answered after the
     /// commands it made pending were processed; the front end services the
     /// backend channel while it waits (docs/protocol.md, "Features").
-    public static let featureMMIOWriteSync: UInt64 = 1 << 0
+    public static let featureMMIOWriteSync = UInt64(VSMMU_F_MMIO_WRITE_SYNC)
 }
 
 /// Front-end channel requests.
@@ -25,9 +27,12 @@ public enum FrontRequest: UInt32, Sendable, CaseIterable {
     public var payloadSize: Int {
         switch self {
         case .getFeatures, .getConfig, .setBackendChannel, .reset: 0
-        case .setFeatures: 8
-        case .addMemRegion, .remMemRegion, .mmioRead, .mmioWrite, .translate, .pageRequest: 24
-        case .registerEndpoint: 16
+        case .setFeatures: MemoryLayout<UInt64>.size
+        case .addMemRegion, .remMemRegion: MemoryLayout<VSMMUMemRegion>.size
+        case .mmioRead, .mmioWrite: MemoryLayout<VSMMUMmio>.size
+        case .translate: MemoryLayout<VSMMUTranslateReq>.size
+        case .pageRequest: MemoryLayout<VSMMUPageReq>.size
+        case .registerEndpoint: MemoryLayout<VSMMUEndpointMsg>.size
         }
     }
 
@@ -41,13 +46,13 @@ public enum BackRequest: UInt32, Sendable, CaseIterable {
 
     public var payloadSize: Int {
         switch self {
-        case .irq: 4
-        case .msi: 16
-        case .invalidate: 40
-        case .atcInvalidate: 32
-        case .pageResponse: 16
+        case .irq: MemoryLayout<UInt32>.size
+        case .msi: MemoryLayout<VSMMUMsi>.size
+        case .invalidate: MemoryLayout<VSMMUInval>.size
+        case .atcInvalidate: MemoryLayout<VSMMUAtcInv>.size
+        case .pageResponse: MemoryLayout<VSMMUPageResp>.size
         case .sync: 0
-        case .stallResolve: 8
+        case .stallResolve: MemoryLayout<VSMMUStall>.size
         }
     }
 }
@@ -111,10 +116,12 @@ public struct WireConfig: Sendable, Equatable {
     public var iidr: UInt32 = 0, aidr: UInt32 = 0
     public var caps: UInt32 = 0
     public var ssidBits: UInt8 = 0, sidBits: UInt8 = 0, oasBits: UInt8 = 0
-    public static let size = 40
-    public static let capStage1: UInt32 = 1 << 0, capStage2: UInt32 = 1 << 1, capATS: UInt32 = 1 << 2
-    public static let capPRI: UInt32 = 1 << 3, capMSI: UInt32 = 1 << 4, capSEV: UInt32 = 1 << 5
-    public static let capStall: UInt32 = 1 << 6, capHyp: UInt32 = 1 << 7, capNested: UInt32 = 1 << 8
+    public static let size = MemoryLayout<VSMMUConfig>.size
+    public static let capStage1 = UInt32(VSMMU_CAP_STAGE1), capStage2 = UInt32(VSMMU_CAP_STAGE2)
+    public static let capATS = UInt32(VSMMU_CAP_ATS), capPRI = UInt32(VSMMU_CAP_PRI)
+    public static let capMSI = UInt32(VSMMU_CAP_MSI), capSEV = UInt32(VSMMU_CAP_SEV)
+    public static let capStall = UInt32(VSMMU_CAP_STALL), capHyp = UInt32(VSMMU_CAP_HYP)
+    public static let capNested = UInt32(VSMMU_CAP_NESTED)
     /// VSMMU_CAP_* by capability name (SMMUConfiguration.capabilities).
     public static let capabilityBits: [String: UInt32] = [
         "stage1": capStage1, "stage2": capStage2, "ats": capATS, "pri": capPRI, "msi": capMSI,
@@ -153,7 +160,7 @@ public struct WireMMIO: Sendable, Equatable {
 
 public struct WireEndpoint: Sendable, Equatable {
     public var sid: UInt32, flags: UInt32, pasidBits: UInt8
-    public static let ats: UInt32 = 1 << 0, pri: UInt32 = 1 << 1
+    public static let ats = UInt32(VSMMU_EP_ATS), pri = UInt32(VSMMU_EP_PRI)
     public init(sid: UInt32, flags: UInt32, pasidBits: UInt8) {
         self.sid = sid; self.flags = flags; self.pasidBits = pasidBits
     }
@@ -175,7 +182,7 @@ public struct WireTranslateReply: Sendable, Equatable {
     public var iovaBase: UInt64 = 0, paBase: UInt64 = 0
     public var sizeLog2: UInt8 = 0, event: UInt8 = 0
     public var asid: UInt16 = 0, vmid: UInt16 = 0, tags: UInt16 = 0
-    public static let size = 32
+    public static let size = MemoryLayout<VSMMUTranslateRep>.size
     public init() {}
     public init(_ r: inout WireReader) {
         status = r.i32(); perm = r.u32(); iovaBase = r.u64(); paBase = r.u64()

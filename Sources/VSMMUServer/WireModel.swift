@@ -1,3 +1,4 @@
+import CVSMMU
 import SMMU
 
 // The wire encodings of the model's types (docs/protocol.md), one step each
@@ -7,8 +8,9 @@ import SMMU
 // (and in BackendLink's MSI and MappedGuestRAM's regions).
 
 extension WireTranslateRequest {
-    public static let ssv: UInt32 = 1 << 0, write: UInt32 = 1 << 1, exec: UInt32 = 1 << 2
-    public static let priv: UInt32 = 1 << 3, ats: UInt32 = 1 << 4
+    public static let ssv = UInt32(VSMMU_TR_SSV), write = UInt32(VSMMU_TR_WRITE)
+    public static let exec = UInt32(VSMMU_TR_EXEC), priv = UInt32(VSMMU_TR_PRIV)
+    public static let ats = UInt32(VSMMU_TR_ATS)
 
     var model: TranslationRequest {
         var access: AccessType = []
@@ -21,11 +23,13 @@ extension WireTranslateRequest {
 }
 
 extension WireTranslateReply {
-    public static let ok: Int32 = 0, fault: Int32 = 1, stalled: Int32 = 2
-    public static let tagASID: UInt16 = 1 << 0, tagVMID: UInt16 = 1 << 1, tagBypass: UInt16 = 1 << 2
-    public static let tagGlobal: UInt16 = 1 << 3
-    public static let permRead: UInt32 = 1 << 0, permWrite: UInt32 = 1 << 1, permExec: UInt32 = 1 << 2
-    public static let permPRead: UInt32 = 1 << 3, permPWrite: UInt32 = 1 << 4, permPExec: UInt32 = 1 << 5
+    public static let ok = Int32(VSMMU_XLATE_OK), fault = Int32(VSMMU_XLATE_FAULT)
+    public static let stalled = Int32(VSMMU_XLATE_STALLED)
+    public static let tagASID = UInt16(VSMMU_TAG_ASID), tagVMID = UInt16(VSMMU_TAG_VMID)
+    public static let tagBypass = UInt16(VSMMU_TAG_BYPASS), tagGlobal = UInt16(VSMMU_TAG_GLOBAL)
+    public static let permRead = UInt32(VSMMU_PERM_READ), permWrite = UInt32(VSMMU_PERM_WRITE)
+    public static let permExec = UInt32(VSMMU_PERM_EXEC), permPRead = UInt32(VSMMU_PERM_PREAD)
+    public static let permPWrite = UInt32(VSMMU_PERM_PWRITE), permPExec = UInt32(VSMMU_PERM_PEXEC)
 
     init(_ outcome: TranslationOutcome) {
         self.init()
@@ -55,8 +59,9 @@ extension WireTranslateReply {
 }
 
 extension WirePageRequest {
-    public static let ssv: UInt32 = 1 << 0, read: UInt32 = 1 << 1, write: UInt32 = 1 << 2
-    public static let exec: UInt32 = 1 << 3, priv: UInt32 = 1 << 4, last: UInt32 = 1 << 5
+    public static let ssv = UInt32(VSMMU_PR_SSV), read = UInt32(VSMMU_PR_READ)
+    public static let write = UInt32(VSMMU_PR_WRITE), exec = UInt32(VSMMU_PR_EXEC)
+    public static let priv = UInt32(VSMMU_PR_PRIV), last = UInt32(VSMMU_PR_LAST)
 
     var model: PageRequest {
         func has(_ bit: UInt32) -> Bool { flags & bit != 0 }
@@ -68,9 +73,9 @@ extension WirePageRequest {
     /// `vsmmu_page_rep.outcome`.
     static func outcome(_ o: PageRequestOutcome) -> Int32 {
         switch o {
-        case .queued: 0
-        case .autoResponded: 1
-        case .dropped: 2
+        case .queued: Int32(VSMMU_PR_QUEUED)
+        case .autoResponded: Int32(VSMMU_PR_ANSWERED)
+        case .dropped: Int32(VSMMU_PR_DROPPED)
         }
     }
 }
@@ -82,9 +87,10 @@ extension WireEndpoint {
 }
 
 extension WireInvalidate {
-    public static let all: UInt32 = 0, streams: UInt32 = 1, asidKind: UInt32 = 2, vmidKind: UInt32 = 3
-    public static let address: UInt32 = 4, ipa: UInt32 = 5
-    public static let asidValid: UInt32 = 1 << 0, vmidValid: UInt32 = 1 << 1
+    public static let all = UInt32(VSMMU_INV_ALL), streams = UInt32(VSMMU_INV_STREAMS)
+    public static let asidKind = UInt32(VSMMU_INV_ASID), vmidKind = UInt32(VSMMU_INV_VMID)
+    public static let address = UInt32(VSMMU_INV_ADDRESS), ipa = UInt32(VSMMU_INV_IPA)
+    public static let asidValid = UInt32(VSMMU_INV_ASID_VALID), vmidValid = UInt32(VSMMU_INV_VMID_VALID)
 
     /// The INVALIDATE payload of a translation-cache invalidation (nil for
     /// an ATC invalidation, which travels as ATC_INV).
@@ -114,10 +120,10 @@ extension WireInvalidate {
 }
 
 extension WireATCInvalidate {
-    public static let ssidValid: UInt32 = 1 << 0
+    public static let ssidValid = UInt32(VSMMU_SSID_VALID)
     /// CMD_ATC_INV.Global with a SubstreamID (4.5.1): global ATC entries
     /// of the endpoint go too.
-    public static let global: UInt32 = 1 << 1
+    public static let global = UInt32(VSMMU_ATC_INV_GLOBAL)
 
     init(streamID: UInt32, substreamID: UInt32?, address: UInt64, size: UInt64, global: Bool = false) {
         self.init()
@@ -131,7 +137,7 @@ extension WireATCInvalidate {
 }
 
 extension WirePageResponse {
-    public static let ssidValid: UInt32 = 1 << 0
+    public static let ssidValid = UInt32(VSMMU_SSID_VALID)
 
     init(_ r: PageResponse) {
         self.init()

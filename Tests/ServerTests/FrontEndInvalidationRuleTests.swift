@@ -30,12 +30,17 @@ struct FrontEndInvalidationRuleTests {
     }
 
     /// A top-level C definition starting at the line that begins with
-    /// `start`, through its closing brace in column 0.
+    /// `start`, through its closing brace in column 0. Prototypes (whose
+    /// declaration ends with ';' before any '{') are skipped.
     static func definition(_ start: String, in lines: [Substring]) -> String? {
-        guard let i = lines.firstIndex(where: { $0.hasPrefix(start) }),
-              let end = lines[i...].firstIndex(where: { $0 == "}" || $0.hasPrefix("} ") })
-        else { return nil }
-        return lines[i...end].joined(separator: "\n")
+        for i in lines.indices where lines[i].hasPrefix(start) {
+            guard let open = lines[i...].firstIndex(where: { $0.hasSuffix(";") || $0.hasSuffix("{") }),
+                  lines[open].hasSuffix("{"),
+                  let end = lines[open...].firstIndex(where: { $0 == "}" || $0.hasPrefix("} ") })
+            else { continue }
+            return lines[i...end].joined(separator: "\n")
+        }
+        return nil
     }
 
     /// A C program around the series' own definitions: reads one case per
