@@ -49,8 +49,9 @@
  * VSMMU_INV_* (but VSMMU_INV_ATC, VSMMU_INV_SSID_VALID and VSMMU_INV_GLOBAL),
  * VSMMU_EP_*, VSMMU_IRQ_* (but the alias VSMMU_IRQ_SYNC), VSMMU_PR_* and
  * VSMMU_MMIO_SIZE are the wire protocol's, defined once in
- * vsmmu-protocol.h (included here). VSMMU_PRI_* equal its VSMMU_PR_QUEUED,
- * _ANSWERED and _DROPPED. Constants not listed exist only in this ABI.
+ * vsmmu-protocol.h (included here). VSMMU_PRI_* and VSMMU_IRQ_SYNC are
+ * aliases of its VSMMU_PR_QUEUED, _ANSWERED, _DROPPED and
+ * VSMMU_IRQ_CMD_SYNC. Constants not listed exist only in this ABI.
  */
 #ifndef VSMMU_H
 #define VSMMU_H
@@ -303,11 +304,14 @@ typedef struct vsmmu_pri_request {
     uint64_t addr;
 } vsmmu_pri_request;
 
-#define VSMMU_PRI_QUEUED    0  /* written to the PRI queue */
-#define VSMMU_PRI_ANSWERED  1  /* answered at once: Success for L=1 while the
-                                * queue overflows, Response Failure while it
-                                * is disabled or PRIQ_ABT_ERR is active */
-#define VSMMU_PRI_DROPPED   2  /* discarded (overflow, stop marker, no PRI) */
+/* The wire's page-request outcomes (vsmmu-protocol.h), by their ABI names */
+#define VSMMU_PRI_QUEUED    VSMMU_PR_QUEUED    /* written to the PRI queue */
+#define VSMMU_PRI_ANSWERED  VSMMU_PR_ANSWERED  /* answered at once: Success for
+                                * L=1 while the queue overflows, Response
+                                * Failure while it is disabled or
+                                * PRIQ_ABT_ERR is active */
+#define VSMMU_PRI_DROPPED   VSMMU_PR_DROPPED   /* discarded (overflow, stop
+                                * marker, no PRI) */
 
 /* Returns VSMMU_PRI_*. A VSMMU_PRI_ANSWERED response is delivered once:
  * in *resp when resp != NULL (page_response is not called for it), else
