@@ -8,7 +8,7 @@ SHELL := /bin/bash
 SWIFT_RELEASE := swift build -c release
 BOOT := scripts/boot-guest
 
-.PHONY: all build run test test-unit test-scripts test-qtest test-guest bench bench-model bench-socket bench-guest qemu kernel initramfs clean
+.PHONY: all build run test test-unit test-scripts test-qtest test-guest bench bench-model bench-socket bench-guest qemu kernel sva-kernel initramfs clean
 
 all: build
 
@@ -23,6 +23,11 @@ kernel:
 
 initramfs:
 	scripts/build-initramfs.sh
+
+# The SVA kernel (Debian's linux-source-6.12 with guest/kernel/sva.config)
+# and the SVA test driver built against it (docs/sva.md).
+sva-kernel:
+	scripts/build-sva-guest.sh
 
 # Main job: build everything, boot the Linux guest against the vsmmu backend,
 # print the SMMU probe lines and the DMA check.
@@ -45,7 +50,7 @@ test-scripts:
 test-qtest: build qemu
 	scripts/qemu-qtest
 
-test-guest: build qemu kernel initramfs
+test-guest: build qemu kernel initramfs sva-kernel
 	scripts/guest-suite
 
 bench: bench-model bench-socket bench-guest

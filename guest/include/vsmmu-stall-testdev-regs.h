@@ -21,7 +21,7 @@
 
 #define STALLDEV_COMPATIBLE     "vsmmu,stall-testdev"
 #define STALLDEV_ID_VALUE       0x6c747376u /* "vstl" little-endian */
-#define STALLDEV_VERSION        1
+#define STALLDEV_VERSION        2
 #define STALLDEV_MMIO_SIZE      0x1000
 #define STALLDEV_MAX_LEN        0x10000     /* bytes per command */
 
@@ -33,12 +33,16 @@
 #define STALLDEV_REG_DST_HI     0x14
 #define STALLDEV_REG_LEN        0x18    /* RW: bytes, 1..STALLDEV_MAX_LEN */
 #define STALLDEV_REG_PATTERN    0x1c    /* RW: STALLDEV_CMD_FILL byte, 7:0 */
-#define STALLDEV_REG_SSID       0x20    /* RW: SubstreamID 1-255, 7:0 */
+#define STALLDEV_REG_SSID       0x20    /* RW: SubstreamID, 19:0 */
 #define STALLDEV_REG_FLAGS      0x24    /* RW: STALLDEV_FLAG_* */
 #define STALLDEV_REG_COMMAND    0x28    /* W: start STALLDEV_CMD_* */
 #define STALLDEV_REG_STATUS     0x2c    /* R: STALLDEV_ST_* */
 #define STALLDEV_REG_DONE_LEN   0x30    /* R: bytes written by the last */
 #define STALLDEV_REG_IRQ_STATUS 0x34    /* R, W1C: bit 0: a command ended */
+
+/* STALLDEV_REG_SSID: 20 bits, the SMMU's largest SubstreamID */
+#define STALLDEV_SSID_BITS      20
+#define STALLDEV_SSID_MASK      ((1u << STALLDEV_SSID_BITS) - 1)
 
 /* STALLDEV_REG_FLAGS (SSID 0 with SSV: no SubstreamID, as without) */
 #define STALLDEV_FLAG_SSV       (1u << 0)   /* transactions carry SSID */

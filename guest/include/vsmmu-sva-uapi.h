@@ -1,0 +1,67 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later WITH Linux-syscall-note */
+/*
+ * vsmmu-sva: user API of the guest's SVA test driver (docs/sva.md)
+ *
+ * The driver binds a test endpoint behind the vSMMU to the calling
+ * process's address space (Linux SVA: iommu_sva_bind_device() on
+ * current->mm) and makes the endpoint DMA between user virtual addresses
+ * with that PASID, nothing pinned: a page the process has not touched
+ * faults on the device side (a stall) and Linux's I/O page fault handler
+ * brings it in. One character device per endpoint, /dev/vsmmu-sva<N>; one
+ * binding per open file, released when the file is closed.
+ *
+ * Copyright (c) 2026 The vSMMU authors
+ */
+#ifndef VSMMU_SVA_UAPI_H
+#define VSMMU_SVA_UAPI_H
+
+#include <linux/ioctl.h>
+#include <linux/types.h>
+
+#define VSMMU_SVA_IOC_MAGIC	'V'
+
+/* VSMMU_SVA_BIND: bind the calling process's mm; returns its PASID */
+struct vsmmu_sva_bind {
+	__u32 pasid;		/* out */
+	__u32 reserved;		/* in: 0 */
+};
+
+/* VSMMU_SVA_DMA operations */
+#define VSMMU_SVA_OP_COPY	1	/* src -> dst, len bytes */
+#define VSMMU_SVA_OP_FILL	2	/* pattern -> dst, len bytes */
+
+/*
+ * VSMMU_SVA_DMA outcomes (status). TIMEOUT: no end within timeout_ms,
+ * and the engine stays busy (a stall nobody answered).
+ */
+#define VSMMU_SVA_DMA_OK	0	/* every byte transferred */
+#define VSMMU_SVA_DMA_FAULT	1	/* a transaction was aborted */
+#define VSMMU_SVA_DMA_TIMEOUT	2
+
+/* Largest len of one VSMMU_SVA_DMA */
+#define VSMMU_SVA_DMA_MAX_LEN	0x10000
+
+/*
+ * VSMMU_SVA_DMA: one transfer by the endpoint with the binding's PASID,
+ * between user virtual addresses of the bound process (whichever process
+ * holding the file asks, and also after the bound process has exited).
+ * Blocks until the endpoint reports its end (or timeout_ms, 0: 10 s).
+ * Errors: ENOTCONN not bound, EINVAL bad op or length, EBUSY the engine
+ * is still held by an earlier transfer that timed out.
+ */
+struct vsmmu_sva_dma {
+	__u64 src;		/* in: user address (COPY) */
+	__u64 dst;		/* in: user address */
+	__u32 len;		/* in: 1..VSMMU_SVA_DMA_MAX_LEN */
+	__u32 op;		/* in: VSMMU_SVA_OP_* */
+	__u32 pattern;		/* in: FILL byte, 7:0 */
+	__u32 timeout_ms;	/* in: 0 for the default */
+	__u32 status;		/* out: VSMMU_SVA_DMA_* */
+	__u32 done_len;		/* out: bytes written before the end */
+};
+
+#define VSMMU_SVA_BIND	_IOR(VSMMU_SVA_IOC_MAGIC, 1, struct vsmmu_sva_bind)
+#define VSMMU_SVA_UNBIND _IO(VSMMU_SVA_IOC_MAGIC, 2)
+#define VSMMU_SVA_DMA	_IOWR(VSMMU_SVA_IOC_MAGIC, 3, struct vsmmu_sva_dma)
+
+#endif /* VSMMU_SVA_UAPI_H */

@@ -1,0 +1,14 @@
+/*
+ * The SVA scenarios (docs/sva.md). Each prints its CHECK lines.
+ */
+#ifndef VSMMU_SVA_CHECKS_H
+#define VSMMU_SVA_CHECKS_H
+
+void check_bind_dma(void);
+void check_iopf(void);
+void check_iopf_abort(void);
+void check_munmap(void);
+void check_exit(void);
+void check_scale(int processes);
+
+#endif /* VSMMU_SVA_CHECKS_H */

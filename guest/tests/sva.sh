@@ -1,0 +1,34 @@
+# sva: Linux SVA on the vsmmu (docs/sva.md): the SVA kernel
+# (scripts/boot-guest --sva-kernel) with the SVA test driver bound to the
+# platform stall test device (--stall-testdev). Runs /bin/vsmmu-sva, which
+# prints one "CHECK <name>: PASS|FAIL|UNSUPPORTED <detail>" line per check.
+#   vsmmu.sva_checks=LIST   checks to run (default: all; ':' separates too)
+#   vsmmu.sva_processes=N   processes of the 'scale' check (default 64)
+#   vsmmu.sva_expect=unsupported  every check must say UNSUPPORTED (no
+#                           SVA-capable endpoint: QEMU's built-in SMMUv3)
+# shellcheck source=guest/lib/common.sh
+. /lib/vsmmu/common.sh
+
+checks=$(echo "${VSMMU_SVA_CHECKS:-bind-dma,iopf,iopf-abort,munmap,exit,scale}" | tr ':' ',')
+[ -x /bin/vsmmu-sva ] || fail "no /bin/vsmmu-sva in the initramfs"
+say "checks: $checks"
+dmesg -c > /dev/null
+# The driver bounds each DMA (10 s); timeout guards against a stuck ioctl.
+timeout 240 /bin/vsmmu-sva --checks "$checks" --processes "${VSMMU_SVA_PROCESSES:-64}" \
+    > /tmp/sva.out 2>&1
+rc=$?
+sed 's/^/    /' /tmp/sva.out
+grep -q '^CHECK ' /tmp/sva.out || fail "no CHECK lines (exit $rc): $(tail -n1 /tmp/sva.out)"
+if [ "${VSMMU_SVA_EXPECT:-pass}" = unsupported ]; then
+    bad=$(grep '^CHECK ' /tmp/sva.out | grep -v ': UNSUPPORTED' | head -n1)
+    [ -z "$bad" ] || fail "expected UNSUPPORTED: $bad"
+    [ "$rc" = 0 ] || fail "vsmmu-sva exited with status $rc"
+    exit 0
+fi
+bad=$(grep '^CHECK ' /tmp/sva.out | grep -v ': PASS' | head -n1)
+[ -z "$bad" ] || fail "$bad"
+[ "$rc" = 0 ] || fail "vsmmu-sva exited with status $rc"
+# Faults the scenarios provoke are answered, not logged as errors.
+log=$(dmesg | grep -iE 'arm-smmu-v3.*(error|failed|timeout)|BUG|WARNING|Oops' | head -n3)
+[ -z "$log" ] || fail "kernel log: $log"
+exit 0
