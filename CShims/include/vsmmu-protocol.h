@@ -51,6 +51,11 @@ enum {
     VSMMU_REQ_TRANSLATE = 10,           /* VSMMUTranslateReq; ...Rep */
     VSMMU_REQ_PAGE_REQUEST = 11,        /* VSMMUPageReq; reply: VSMMUPageRep */
     VSMMU_REQ_RESET = 12,               /* reply: VSMMUStatus */
+    /*
+     * One fd, a connected stream socket: every later request travels on
+     * it, and so does this one's VSMMUStatus reply (its first message)
+     */
+    VSMMU_REQ_SET_FRONTEND_CHANNEL = 13,
 };
 
 /* Requests on the backend channel (backend -> front end) */

@@ -35,8 +35,20 @@ public final class VSMMUServer: @unchecked Sendable {
             return s.stopping
         }
         if stopping { return }
-        Session(socket: socket, configuration: configuration, log: log, syncTimeoutMs: syncTimeoutMs).run()
+        Session(socket: socket, configuration: configuration, log: log, syncTimeoutMs: syncTimeoutMs) {
+            [self] moved in self.sessionMoved(to: moved)
+        }.run()
         state.withLock { $0.current = nil }
+    }
+
+    /// SET_FRONTEND_CHANNEL: shutdown() must reach the channel the session
+    /// now reads.
+    private func sessionMoved(to moved: MessageSocket) {
+        let stopping = state.withLock { s -> Bool in
+            if !s.stopping { s.current = moved }
+            return s.stopping
+        }
+        if stopping { moved.shutdownBoth() }
     }
 
     public enum ListenError: Error, CustomStringConvertible {

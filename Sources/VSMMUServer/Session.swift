@@ -1,5 +1,6 @@
 import Logging
 import SMMU
+import SystemPackage
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -8,7 +9,12 @@ import Glibc
 /// once, the command worker, guest RAM and the backend channel. The model
 /// reads guest RAM directly and signals the host through the backend link.
 final class Session: @unchecked Sendable {
-    let socket: MessageSocket
+    /// The front-end channel requests arrive on (SET_FRONTEND_CHANNEL moves
+    /// it); the sockets it replaced stay open until the session ends.
+    private(set) var socket: MessageSocket
+    private var replacedSockets: [MessageSocket] = []
+    /// Told of each new front-end channel (the server shuts it down to stop).
+    private let channelChanged: (MessageSocket) -> Void
     let configuration: SMMUConfiguration
     let log: RateLimitedLogger
     let ram = MappedGuestRAM()
@@ -17,8 +23,10 @@ final class Session: @unchecked Sendable {
     private var acknowledgedFeatures: UInt64 = 0
     static let offeredFeatures: UInt64 = Wire.featureMMIOWriteSync
 
-    init(socket: MessageSocket, configuration: SMMUConfiguration, log: RateLimitedLogger, syncTimeoutMs: Int32) {
+    init(socket: MessageSocket, configuration: SMMUConfiguration, log: RateLimitedLogger, syncTimeoutMs: Int32,
+         channelChanged: @escaping (MessageSocket) -> Void = { _ in }) {
         self.socket = socket
+        self.channelChanged = channelChanged
         self.configuration = configuration
         self.log = log
         self.link = BackendLink(ram: ram, log: log, syncTimeoutMs: syncTimeoutMs)
@@ -111,6 +119,16 @@ final class Session: @unchecked Sendable {
         case .setBackendChannel:
             link.setChannel(m.fds[0])
             status(h.request, 0)
+        case .setFrontEndChannel:
+            guard Session.isStreamSocket(m.fds[0]) else {
+                return protocolError(m, hasReply: true, errno: EINVAL, "SET_FRONTEND_CHANNEL needs a stream socket")
+            }
+            // The reply is the new channel's first message: a front end
+            // reads only its own end from here on.
+            replacedSockets.append(socket)
+            socket = MessageSocket(m.fds[0])
+            channelChanged(socket)
+            status(h.request, 0)
         case .addMemRegion:
             let region = WireMemRegion(&r)
             let result = ram.add(region, fd: m.fds[0])
@@ -184,6 +202,12 @@ final class Session: @unchecked Sendable {
             model.reset()
             status(h.request, 0)
         }
+    }
+
+    static func isStreamSocket(_ fd: FileDescriptor) -> Bool {
+        var type: Int32 = 0
+        var len = socklen_t(MemoryLayout<Int32>.size)
+        return getsockopt(fd.rawValue, SOL_SOCKET, SO_TYPE, &type, &len) == 0 && type == Int32(SOCK_STREAM.rawValue)
     }
 
     static func validMMIO(_ a: WireMMIO) -> Bool {

@@ -21,12 +21,12 @@ public enum Wire {
 /// Front-end channel requests.
 public enum FrontRequest: UInt32, Sendable, CaseIterable {
     case getFeatures = 1, setFeatures, getConfig, setBackendChannel, addMemRegion, remMemRegion
-    case mmioRead, mmioWrite, registerEndpoint, translate, pageRequest, reset
+    case mmioRead, mmioWrite, registerEndpoint, translate, pageRequest, reset, setFrontEndChannel
 
     /// Exact payload size of the request.
     public var payloadSize: Int {
         switch self {
-        case .getFeatures, .getConfig, .setBackendChannel, .reset: 0
+        case .getFeatures, .getConfig, .setBackendChannel, .reset, .setFrontEndChannel: 0
         case .setFeatures: MemoryLayout<UInt64>.size
         case .addMemRegion, .remMemRegion: MemoryLayout<VSMMUMemRegion>.size
         case .mmioRead, .mmioWrite: MemoryLayout<VSMMUMmio>.size
@@ -37,7 +37,12 @@ public enum FrontRequest: UInt32, Sendable, CaseIterable {
     }
 
     /// Descriptors the request carries.
-    public var fdCount: Int { self == .setBackendChannel || self == .addMemRegion ? 1 : 0 }
+    public var fdCount: Int {
+        switch self {
+        case .setBackendChannel, .addMemRegion, .setFrontEndChannel: 1
+        default: 0
+        }
+    }
 }
 
 /// Backend channel requests.

@@ -4,7 +4,7 @@ import SMMU
 @testable import VSMMUServer
 
 /// QEMU's translation cache decides which entries an INVALIDATE hits with
-/// its own C copy of the rule (`vsmmu_inval_hits` in the series' hw/arm/vsmmu.c).
+/// its own C copy of the rule (`vsmmu_inval_hits` in the series' hw/arm/vsmmu-translate.c).
 /// The one definition is `HostInvalidation.covers`, which the model's TLB
 /// and the backend's FrontEndShadow already share (InvalidationCoverageTests).
 /// This compiles the C function exactly as the series carries it, feeds it
@@ -48,7 +48,8 @@ struct FrontEndInvalidationRuleTests {
     static func harness() throws -> String {
         let header = try seriesFile("include/hw/arm/vsmmu-protocol.h")
             .filter { !$0.hasPrefix("QEMU_BUILD_BUG_ON") }
-        let device = try seriesFile("hw/arm/vsmmu.c")
+        // the translation half of the device, and the types it shares
+        let device = try seriesFile("hw/arm/vsmmu-internal.h") + seriesFile("hw/arm/vsmmu-translate.c")
         let pieces = ["typedef struct VSMMUCacheEntry {", "static uint64_t vsmmu_block_mask(",
                       "static bool vsmmu_inval_hits("]
         let defs = try pieces.map { p -> String in

@@ -55,6 +55,42 @@ struct ProtocolTests {
         #expect(UInt64(cfg.aidr) == (try c.mmioRead(0x1C)))
     }
 
+    /// SET_FRONTEND_CHANNEL (docs/protocol.md): the reply is the new
+    /// channel's first message, every later request is served there and
+    /// nothing more on the old one; a descriptor that is not a stream
+    /// socket is refused on the old channel; the server's shutdown reaches
+    /// the channel the session moved to.
+    @Test func frontEndChannelMoves() throws {
+        let c = try TestClient()
+        var pipeFDs: [Int32] = [-1, -1]
+        #expect(pipe(&pipeFDs) == 0)
+        #expect(try c.statusRequest(.setFrontEndChannel, fds: [pipeFDs[0]]) == Int64(-EINVAL))
+        close(pipeFDs[0]); close(pipeFDs[1])
+
+        let (mine, theirs) = socketPair()
+        c.send(FrontRequest.setFrontEndChannel.rawValue, fds: [theirs])
+        close(theirs)
+        let moved = MessageSocket(fd: mine)
+        #expect(moved.waitReadable(ms: 2000))
+        guard case .success(let reply) = moved.receive() else {
+            Issue.record("no SET_FRONTEND_CHANNEL reply on the new channel"); return
+        }
+        #expect(reply.header.request == FrontRequest.setFrontEndChannel.rawValue && reply.header.isReply)
+        #expect(TestClient.status(reply) == 0)
+        #expect(!c.front.waitReadable(ms: 100))
+
+        moved.send(request: FrontRequest.getFeatures.rawValue)
+        #expect(moved.waitReadable(ms: 2000))
+        guard case .success(let features) = moved.receive() else {
+            Issue.record("no GET_FEATURES reply on the new channel"); return
+        }
+        #expect(features.header.request == FrontRequest.getFeatures.rawValue && features.payload.count == 8)
+        #expect(!c.front.waitReadable(ms: 100))
+
+        c.server.shutdown()
+        #expect(c.waitForServerExit())
+    }
+
     @Test func backendChannel() throws {
         let c = try TestClient()
         _ = try c.setBackendChannel()

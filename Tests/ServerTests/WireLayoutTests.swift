@@ -126,6 +126,7 @@ struct WireLayoutTests {
             (.mmioRead, Int(VSMMU_REQ_MMIO_READ)), (.mmioWrite, Int(VSMMU_REQ_MMIO_WRITE)),
             (.registerEndpoint, Int(VSMMU_REQ_REGISTER_ENDPOINT)), (.translate, Int(VSMMU_REQ_TRANSLATE)),
             (.pageRequest, Int(VSMMU_REQ_PAGE_REQUEST)), (.reset, Int(VSMMU_REQ_RESET)),
+            (.setFrontEndChannel, Int(VSMMU_REQ_SET_FRONTEND_CHANNEL)),
         ]
         #expect(front.count == FrontRequest.allCases.count)
         for (r, c) in front { #expect(Int(r.rawValue) == c, "\(r)") }

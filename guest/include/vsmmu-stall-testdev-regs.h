@@ -38,7 +38,7 @@
 #define STALLDEV_REG_COMMAND    0x28    /* W: start STALLDEV_CMD_* */
 #define STALLDEV_REG_STATUS     0x2c    /* R: STALLDEV_ST_* */
 #define STALLDEV_REG_DONE_LEN   0x30    /* R: bytes written by the last */
-#define STALLDEV_REG_IRQ_STATUS 0x34    /* R, W1C: bit 0: a command ended */
+#define STALLDEV_REG_IRQ_STATUS 0x34    /* R, W1C: STALLDEV_IRQ_* */
 
 /* STALLDEV_REG_SSID: 20 bits, the SMMU's largest SubstreamID */
 #define STALLDEV_SSID_BITS      20
@@ -50,6 +50,9 @@
 /* STALLDEV_REG_COMMAND */
 #define STALLDEV_CMD_COPY       1   /* SRC -> DST, LEN bytes */
 #define STALLDEV_CMD_FILL       2   /* PATTERN -> DST, LEN bytes */
+
+/* STALLDEV_REG_IRQ_STATUS */
+#define STALLDEV_IRQ_DONE       (1u << 0)   /* a command ended */
 
 /* STALLDEV_REG_STATUS */
 #define STALLDEV_ST_IDLE        0

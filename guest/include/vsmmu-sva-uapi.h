@@ -45,12 +45,15 @@ struct vsmmu_sva_bind {
  * VSMMU_SVA_DMA: one transfer by the endpoint with the binding's PASID,
  * between user virtual addresses of the bound process (whichever process
  * holding the file asks, and also after the bound process has exited).
- * Blocks until the endpoint reports its end (or timeout_ms, 0: 10 s).
- * Errors: ENOTCONN not bound, EINVAL bad op or length, EBUSY the engine
- * is still held by an earlier transfer that timed out.
+ * Blocks until the endpoint reports its end (or timeout_ms, 0: 10 s, at
+ * most 60 s). Errors: ENOTCONN not bound, EINVAL bad op, length, timeout
+ * or a FILL with a src, EBUSY the engine is still held by an earlier
+ * transfer that timed out, EINTR killed while waiting. Any holder of the
+ * file may ask, on purpose (a test driver for root): the device DMAs into
+ * the binder's memory, as SVA devices shared between processes do.
  */
 struct vsmmu_sva_dma {
-	__u64 src;		/* in: user address (COPY) */
+	__u64 src;		/* in: user address (COPY; 0 for FILL) */
 	__u64 dst;		/* in: user address */
 	__u32 len;		/* in: 1..VSMMU_SVA_DMA_MAX_LEN */
 	__u32 op;		/* in: VSMMU_SVA_OP_* */
@@ -60,7 +63,7 @@ struct vsmmu_sva_dma {
 	__u32 done_len;		/* out: bytes written before the end */
 };
 
-#define VSMMU_SVA_BIND	_IOR(VSMMU_SVA_IOC_MAGIC, 1, struct vsmmu_sva_bind)
+#define VSMMU_SVA_BIND	_IOWR(VSMMU_SVA_IOC_MAGIC, 1, struct vsmmu_sva_bind)
 #define VSMMU_SVA_UNBIND _IO(VSMMU_SVA_IOC_MAGIC, 2)
 #define VSMMU_SVA_DMA	_IOWR(VSMMU_SVA_IOC_MAGIC, 3, struct vsmmu_sva_dma)
 

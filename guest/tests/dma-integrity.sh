@@ -15,55 +15,58 @@ disk=$(wait_disk) || fail "no disk /dev/${VSMMU_DISK:-vda}"
 bs_bytes=$(echo "$bs" | awk '/k$/ { print $1 * 1024; next } /M$/ { print $1 * 1048576; next } { print $1 + 0 }')
 blocks=$((half * 1048576 / bs_bytes))
 flag=$(direct_flag "$disk")
+# per disk, so that two runs on two disks can go at once
+work=/tmp/dma-${disk##*/}
+mkdir -p "$work"
 say "$total MiB in 2 streams of $half MiB, bs=$bs, ${flag:-buffered (no O_DIRECT)}"
 
 # Data and checksums are made in parallel too (one stream per vCPU): in TCG
 # hashing costs more than the I/O. md5 is enough to catch DMA corruption.
 for part in 0 1; do
-    ( dd if=/dev/urandom of=/tmp/data.$part bs=1M count="$half" 2>/dev/null \
-          && md5sum < /tmp/data.$part | cut -d' ' -f1 > /tmp/sum.$part ) &
+    ( dd if=/dev/urandom of=$work/data.$part bs=1M count="$half" 2>/dev/null \
+          && md5sum < $work/data.$part | cut -d' ' -f1 > $work/sum.$part ) &
 done
 wait
-if [ ! -s /tmp/sum.0 ] || [ ! -s /tmp/sum.1 ]; then fail "cannot make random data"; fi
+if [ ! -s $work/sum.0 ] || [ ! -s $work/sum.1 ]; then fail "cannot make random data"; fi
 
 t=$(now)
 for part in 0 1; do
-    ( dd if=/tmp/data.$part of="$disk" bs="$bs" seek=$((part * blocks)) count="$blocks" \
-          conv=notrunc,fsync ${flag:+oflag=$flag} 2>/tmp/dd.err.$part; echo $? > /tmp/rc.$part ) &
+    ( dd if=$work/data.$part of="$disk" bs="$bs" seek=$((part * blocks)) count="$blocks" \
+          conv=notrunc,fsync ${flag:+oflag=$flag} 2>$work/dd.err.$part; echo $? > $work/rc.$part ) &
 done
 wait
 for part in 0 1; do
-    [ "$(cat /tmp/rc.$part)" = 0 ] || fail "write of stream $part failed: $(cat /tmp/dd.err.$part)"
+    [ "$(cat $work/rc.$part)" = 0 ] || fail "write of stream $part failed: $(cat $work/dd.err.$part)"
 done
 say "wrote $total MiB in $(elapsed "$t") s"
 [ -n "$flag" ] || drop_caches
 
 t=$(now)
 for part in 0 1; do
-    ( dd if="$disk" of=/tmp/back.$part bs="$bs" skip=$((part * blocks)) count="$blocks" \
-          ${flag:+iflag=$flag} 2>/tmp/dd.err.$part; echo $? > /tmp/rc.$part ) &
+    ( dd if="$disk" of=$work/back.$part bs="$bs" skip=$((part * blocks)) count="$blocks" \
+          ${flag:+iflag=$flag} 2>$work/dd.err.$part; echo $? > $work/rc.$part ) &
 done
 wait
 for part in 0 1; do
-    [ "$(cat /tmp/rc.$part)" = 0 ] || fail "read of stream $part failed: $(cat /tmp/dd.err.$part)"
+    [ "$(cat $work/rc.$part)" = 0 ] || fail "read of stream $part failed: $(cat $work/dd.err.$part)"
 done
 say "read $total MiB in $(elapsed "$t") s"
 
 if [ "${VSMMU_DMA_CORRUPT:-0}" = 1 ]; then
     say "vsmmu.dma_corrupt=1: flipping byte 12345 of stream 1's read-back copy"
-    old=$(dd if=/tmp/back.1 bs=1 skip=12345 count=1 2>/dev/null | od -An -c | tr -d ' ')
+    old=$(dd if=$work/back.1 bs=1 skip=12345 count=1 2>/dev/null | od -An -c | tr -d ' ')
     new=X; [ "$old" = X ] && new=Y
-    printf %s "$new" | dd of=/tmp/back.1 bs=1 seek=12345 conv=notrunc 2>/dev/null
+    printf %s "$new" | dd of=$work/back.1 bs=1 seek=12345 conv=notrunc 2>/dev/null
 fi
 for part in 0 1; do
-    md5sum < /tmp/back.$part | cut -d' ' -f1 > /tmp/got.$part &
+    md5sum < $work/back.$part | cut -d' ' -f1 > $work/got.$part &
 done
 wait
 for part in 0 1; do
-    got=$(cat /tmp/got.$part)
-    want=$(cat /tmp/sum.$part)
+    got=$(cat $work/got.$part)
+    want=$(cat $work/sum.$part)
     [ "$got" = "$want" ] || fail "stream $part read back differs (md5 $got, wrote $want)"
     say "stream $part md5 $got matches"
 done
-rm -f /tmp/data.* /tmp/back.* /tmp/sum.* /tmp/got.* /tmp/rc.* /tmp/dd.err.*
+rm -rf "$work"
 exit 0

@@ -25,10 +25,19 @@ if [ "${VSMMU_SVA_EXPECT:-pass}" = unsupported ]; then
     [ "$rc" = 0 ] || fail "vsmmu-sva exited with status $rc"
     exit 0
 fi
+# A UEFI boot (vsmmu.firmware=acpi) finds the stall device in ACPI: a
+# PRP0001 device in the DSDT whose IORT named component names its StreamID.
+if [ "${VSMMU_FIRMWARE:-}" = acpi ]; then
+    dev=$(readlink /sys/class/misc/vsmmu-sva0/device 2>/dev/null || true)
+    case "$dev" in
+        *PRP0001*) say "stall device from ACPI (DSDT PRP0001, IORT named component): ${dev##*/}" ;;
+        *) fail "the SVA endpoint is not the ACPI stall device: ${dev:-none}" ;;
+    esac
+fi
 bad=$(grep '^CHECK ' /tmp/sva.out | grep -v ': PASS' | head -n1)
 [ -z "$bad" ] || fail "$bad"
 [ "$rc" = 0 ] || fail "vsmmu-sva exited with status $rc"
 # Faults the scenarios provoke are answered, not logged as errors.
-log=$(dmesg | grep -iE 'arm-smmu-v3.*(error|failed|timeout)|BUG|WARNING|Oops' | head -n3)
+log=$(dmesg | grep -E 'arm-smmu-v3.*([Ee]rror|failed|timeout|event 0x|overflow)|iopf .*aborted|BUG:|WARNING:|Oops|blocked for more than' | head -n3)
 [ -z "$log" ] || fail "kernel log: $log"
 exit 0

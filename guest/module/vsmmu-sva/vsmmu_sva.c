@@ -13,7 +13,6 @@
  * Copyright (c) 2026 The vSMMU authors
  */
 
-#include <linux/completion.h>
 #include <linux/fs.h>
 #include <linux/idr.h>
 #include <linux/interrupt.h>
@@ -28,11 +27,17 @@
 #include <linux/sched/mm.h>
 #include <linux/slab.h>
 #include <linux/uaccess.h>
+#include <linux/wait.h>
 
 #include "vsmmu-sva-uapi.h"
 #include "vsmmu-stall-testdev-regs.h"
 
 #define VSMMU_SVA_DEFAULT_TIMEOUT_MS	10000
+#define VSMMU_SVA_MAX_TIMEOUT_MS	60000
+/* How long release waits for its binding's transfer before it unbinds */
+#define VSMMU_SVA_RELEASE_WAIT_MS	60000
+
+static_assert(VSMMU_SVA_DMA_MAX_LEN == STALLDEV_MAX_LEN);
 
 static DEFINE_IDA(vsmmu_sva_ida);
 
@@ -44,7 +49,12 @@ struct vsmmu_sva_dev {
 	int id;
 	/* one transfer at a time: the device has one engine */
 	struct mutex engine;
-	struct completion done;
+	wait_queue_head_t wq;	/* woken when a transfer ends */
+	/*
+	 * The file whose transfer the engine runs (meaningful while STATUS
+	 * is busy): it may outlive its ioctl's timeout, held by a stall
+	 */
+	struct vsmmu_sva_ctx *owner;
 };
 
 /*
@@ -65,11 +75,16 @@ static irqreturn_t vsmmu_sva_irq(int irq, void *data)
 	struct vsmmu_sva_dev *sd = data;
 	u32 st = readl(sd->regs + STALLDEV_REG_IRQ_STATUS);
 
-	if (!(st & 1))
+	if (!(st & STALLDEV_IRQ_DONE))
 		return IRQ_NONE;
-	writel(1, sd->regs + STALLDEV_REG_IRQ_STATUS);
-	complete(&sd->done);
+	writel(STALLDEV_IRQ_DONE, sd->regs + STALLDEV_REG_IRQ_STATUS);
+	wake_up(&sd->wq);
 	return IRQ_HANDLED;
+}
+
+static bool vsmmu_sva_idle(struct vsmmu_sva_dev *sd)
+{
+	return readl(sd->regs + STALLDEV_REG_STATUS) != STALLDEV_ST_BUSY;
 }
 
 static int vsmmu_sva_open(struct inode *inode, struct file *file)
@@ -87,10 +102,35 @@ static int vsmmu_sva_open(struct inode *inode, struct file *file)
 	return 0;
 }
 
+/*
+ * The device must issue no more transactions with the PASID before it is
+ * unbound (iommu_sva_unbind_device()), and no fault of it may still be
+ * on its way: wait for a transfer of this binding that outlived its
+ * ioctl, then flush the I/O page fault queue. A transfer held for ever
+ * (a stall nobody answers) leaks the binding rather than freeing what
+ * the fault handler may still use.
+ */
 static void vsmmu_sva_unbind_locked(struct vsmmu_sva_ctx *ctx)
 {
+	struct vsmmu_sva_dev *sd = ctx->sd;
+	bool idle;
+
 	if (!ctx->handle)
 		return;
+	mutex_lock(&sd->engine);
+	idle = sd->owner != ctx ||
+	       wait_event_timeout(sd->wq, vsmmu_sva_idle(sd),
+				  msecs_to_jiffies(VSMMU_SVA_RELEASE_WAIT_MS));
+	if (idle && sd->owner == ctx)
+		sd->owner = NULL;
+	mutex_unlock(&sd->engine);
+	if (!idle) {
+		dev_warn(sd->dev, "PASID %u: a transfer is still held after %u ms; binding leaked\n",
+			 ctx->pasid, VSMMU_SVA_RELEASE_WAIT_MS);
+		ctx->handle = NULL;
+		return;
+	}
+	iopf_queue_flush_dev(sd->dev);
 	iommu_sva_unbind_device(ctx->handle);
 	ctx->handle = NULL;
 	ctx->pasid = 0;
@@ -137,8 +177,9 @@ static long vsmmu_sva_dma(struct vsmmu_sva_ctx *ctx, void __user *arg)
 {
 	struct vsmmu_sva_dev *sd = ctx->sd;
 	struct vsmmu_sva_dma d;
-	unsigned long timeout, left;
+	long timeout, left;
 	u32 cmd, st;
+	int ret;
 
 	if (copy_from_user(&d, arg, sizeof(d)))
 		return -EFAULT;
@@ -154,15 +195,19 @@ static long vsmmu_sva_dma(struct vsmmu_sva_ctx *ctx, void __user *arg)
 	default:
 		return -EINVAL;
 	}
-	if (!d.len || d.len > VSMMU_SVA_DMA_MAX_LEN || d.pattern > 0xff)
+	if (!d.len || d.len > VSMMU_SVA_DMA_MAX_LEN || d.pattern > 0xff ||
+	    d.timeout_ms > VSMMU_SVA_MAX_TIMEOUT_MS ||
+	    (d.op == VSMMU_SVA_OP_FILL && d.src))
 		return -EINVAL;
 
-	mutex_lock(&sd->engine);
-	if (readl(sd->regs + STALLDEV_REG_STATUS) == STALLDEV_ST_BUSY) {
+	ret = mutex_lock_killable(&sd->engine);
+	if (ret)
+		return ret;
+	if (!vsmmu_sva_idle(sd)) {
 		mutex_unlock(&sd->engine);
 		return -EBUSY;
 	}
-	reinit_completion(&sd->done);
+	sd->owner = ctx;
 	writel(lower_32_bits(d.src), sd->regs + STALLDEV_REG_SRC_LO);
 	writel(upper_32_bits(d.src), sd->regs + STALLDEV_REG_SRC_HI);
 	writel(lower_32_bits(d.dst), sd->regs + STALLDEV_REG_DST_LO);
@@ -173,14 +218,17 @@ static long vsmmu_sva_dma(struct vsmmu_sva_ctx *ctx, void __user *arg)
 	writel(STALLDEV_FLAG_SSV, sd->regs + STALLDEV_REG_FLAGS);
 	writel(cmd, sd->regs + STALLDEV_REG_COMMAND);
 
+	/* the status, not the interrupt, says it ended: no stale wake-up */
 	timeout = msecs_to_jiffies(d.timeout_ms ? d.timeout_ms :
 				   VSMMU_SVA_DEFAULT_TIMEOUT_MS);
-	left = wait_for_completion_timeout(&sd->done, timeout);
+	left = wait_event_killable_timeout(sd->wq, vsmmu_sva_idle(sd), timeout);
 	st = readl(sd->regs + STALLDEV_REG_STATUS);
 	d.done_len = readl(sd->regs + STALLDEV_REG_DONE_LEN);
 	mutex_unlock(&sd->engine);
 
-	if (!left && st == STALLDEV_ST_BUSY)
+	if (left < 0)
+		return left;	/* killed; the transfer is still ours */
+	if (st == STALLDEV_ST_BUSY)
 		d.status = VSMMU_SVA_DMA_TIMEOUT;
 	else if (st == STALLDEV_ST_OK)
 		d.status = VSMMU_SVA_DMA_OK;
@@ -240,7 +288,7 @@ static int vsmmu_sva_probe(struct platform_device *pdev)
 		return -ENOMEM;
 	sd->dev = dev;
 	mutex_init(&sd->engine);
-	init_completion(&sd->done);
+	init_waitqueue_head(&sd->wq);
 	sd->regs = devm_platform_ioremap_resource(pdev, 0);
 	if (IS_ERR(sd->regs))
 		return PTR_ERR(sd->regs);
@@ -251,6 +299,9 @@ static int vsmmu_sva_probe(struct platform_device *pdev)
 				     "ID 0x%x version %u, want 0x%x version %u\n",
 				     id, version, STALLDEV_ID_VALUE,
 				     STALLDEV_VERSION);
+	if (!vsmmu_sva_idle(sd))
+		return dev_err_probe(dev, -EBUSY, "the engine is busy\n");
+	writel(STALLDEV_IRQ_DONE, sd->regs + STALLDEV_REG_IRQ_STATUS);
 	irq = platform_get_irq(pdev, 0);
 	if (irq < 0)
 		return irq;
@@ -264,7 +315,7 @@ static int vsmmu_sva_probe(struct platform_device *pdev)
 		return dev_err_probe(dev, ret, "no I/O page faults\n");
 	ret = iommu_dev_enable_feature(dev, IOMMU_DEV_FEAT_SVA);
 	if (ret) {
-		dev_err_probe(dev, ret, "no SVA\n");
+		ret = dev_err_probe(dev, ret, "no SVA\n");
 		goto err_iopf;
 	}
 
@@ -316,6 +367,8 @@ static struct platform_driver vsmmu_sva_driver = {
 	.driver = {
 		.name = "vsmmu-sva",
 		.of_match_table = vsmmu_sva_of_match,
+		/* open files hold the device: no unbinding under them */
+		.suppress_bind_attrs = true,
 	},
 };
 module_platform_driver(vsmmu_sva_driver);

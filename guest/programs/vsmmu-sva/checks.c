@@ -57,6 +57,31 @@ static long first_not(const unsigned char *p, size_t len, unsigned char byte)
 	return -1;
 }
 
+/*
+ * A fresh shared mapping of a memfd whose @len bytes are @byte, written
+ * with write(): the pages exist, this process has no entries for them
+ */
+static unsigned char *map_file_data(size_t len, unsigned char byte)
+{
+	unsigned char buf[PAGE];
+	unsigned char *p;
+	size_t done;
+	int fd = memfd_create("vsmmu-sva", MFD_CLOEXEC);
+
+	if (fd < 0)
+		return NULL;
+	memset(buf, byte, sizeof(buf));
+	for (done = 0; done < len; done += PAGE) {
+		if (write(fd, buf, PAGE) != PAGE) {
+			close(fd);
+			return NULL;
+		}
+	}
+	p = mmap(NULL, len, PROT_READ, MAP_SHARED, fd, 0);
+	close(fd);
+	return p == MAP_FAILED ? NULL : p;
+}
+
 /* Pages of [p, p + len) resident, from mincore() */
 static int resident_pages(void *p, size_t len)
 {
@@ -71,11 +96,14 @@ static int resident_pages(void *p, size_t len)
 	return r;
 }
 
-/* Interrupts of the SMMU's event queue so far (stall events arrive there) */
+/*
+ * Interrupts of the SMMU's event queue so far (stall events arrive there),
+ * or -1 if there is no such line (e.g. a combined interrupt)
+ */
 static long evtq_interrupts(void)
 {
 	char line[512];
-	long total = 0;
+	long total = -1;
 	FILE *f = fopen("/proc/interrupts", "r");
 
 	if (!f)
@@ -85,6 +113,7 @@ static long evtq_interrupts(void)
 
 		if (!s || !strstr(line, "arm-smmu-v3-evtq"))
 			continue;
+		total = total < 0 ? 0 : total;
 		for (s++;;) {
 			char *end;
 			long v = strtol(s, &end, 10);
@@ -195,7 +224,11 @@ void check_iopf(void)
 		goto out;
 	}
 	irqs_before = evtq_interrupts();
-	/* every page faults on the device side: stalled, then resumed */
+	if (irqs_before < 0) {
+		check(name, "FAIL", "no arm-smmu-v3-evtq line in /proc/interrupts");
+		goto out;
+	}
+	/* each page's first access faults: stalled, then resumed */
 	if (dma_expect(name, "fill untouched pages", b.fd, VSMMU_SVA_OP_FILL,
 		       NULL, dst, len, 0xc3, VSMMU_SVA_DMA_OK) < 0)
 		goto out;
@@ -212,13 +245,22 @@ void check_iopf(void)
 		      irqs_after);
 		goto out;
 	}
-	/* reads of untouched memory fault too, and see zeroes */
+	/*
+	 * reads fault too: a file's pages with data, mapped but not yet
+	 * touched by this process, so the device must really read them
+	 */
+	munmap(src, len);
+	src = map_file_data(len, 0x3c);
+	if (!src) {
+		check(name, "FAIL", "memfd: %s", strerror(errno));
+		goto out;
+	}
 	memset(dst2, 0xff, len);
-	if (dma_expect(name, "copy from untouched pages", b.fd,
+	if (dma_expect(name, "copy from untouched file pages", b.fd,
 		       VSMMU_SVA_OP_COPY, src, dst2, len, 0,
 		       VSMMU_SVA_DMA_OK) < 0)
 		goto out;
-	bad = first_not(dst2, len, 0);
+	bad = first_not(dst2, len, 0x3c);
 	if (bad >= 0) {
 		check(name, "FAIL", "byte %ld copied from an untouched page is "
 		      "0x%02x", bad, dst2[bad]);
@@ -236,6 +278,8 @@ void check_iopf_abort(void)
 {
 	const char *name = "iopf-abort";
 	unsigned char *none, *gone, *ok;
+	long irqs_before, irqs_after;
+	uint32_t st = 0, done = 0;
 	struct bound b;
 
 	if (bind_self(name, &b) < 0)
@@ -247,11 +291,24 @@ void check_iopf_abort(void)
 		check(name, "FAIL", "mmap: %s", strerror(errno));
 		goto out;
 	}
-	/* Linux cannot resolve these: CMD_RESUME aborts, the device sees it */
-	if (dma_expect(name, "fill of a PROT_NONE mapping", b.fd,
-		       VSMMU_SVA_OP_FILL, NULL, none, 2 * PAGE, 1,
-		       VSMMU_SVA_DMA_FAULT) < 0)
+	/*
+	 * Linux cannot resolve these: each stalls (an event), then
+	 * CMD_RESUME aborts it and the device sees it, nothing written
+	 */
+	irqs_before = evtq_interrupts();
+	if (sva_dma(b.fd, VSMMU_SVA_OP_FILL, NULL, none, 2 * PAGE, 1, &st,
+		    &done) < 0 || st != VSMMU_SVA_DMA_FAULT || done) {
+		check(name, "FAIL", "fill of a PROT_NONE mapping: %s, %u bytes "
+		      "written", sva_status_name(st), done);
 		goto out;
+	}
+	irqs_after = evtq_interrupts();
+	if (irqs_before < 0 || irqs_after <= irqs_before) {
+		check(name, "FAIL", "the fault was aborted without a stall event "
+		      "(event-queue interrupts %ld -> %ld)", irqs_before,
+		      irqs_after);
+		goto out;
+	}
 	if (dma_expect(name, "fill of an unmapped page", b.fd,
 		       VSMMU_SVA_OP_FILL, NULL, gone, 64, 2,
 		       VSMMU_SVA_DMA_FAULT) < 0)
@@ -269,8 +326,9 @@ void check_iopf_abort(void)
 		goto out;
 	}
 	check(name, "PASS", "PASID %u: faults Linux cannot resolve (PROT_NONE, "
-	      "unmapped) end the DMA with an abort the device sees; the next "
-	      "DMA runs", b.pasid);
+	      "unmapped) stall (event-queue interrupts %ld -> %ld), then end "
+	      "the DMA with an abort the device sees, nothing written; the "
+	      "next DMA runs", b.pasid, irqs_before, irqs_after);
 out:
 	close(b.fd);
 }
@@ -308,10 +366,16 @@ void check_munmap(void)
 		      buf[0]);
 		goto out;
 	}
+	memset(other, 0, PAGE);
 	if (dma_expect(name, "copy from the read-only page", b.fd,
 		       VSMMU_SVA_OP_COPY, buf, other, 64, 0,
 		       VSMMU_SVA_DMA_OK) < 0)
 		goto out;
+	if (first_not(other, 64, 0x11) >= 0) {
+		check(name, "FAIL", "the copy from the read-only page read "
+		      "0x%02x, not 0x11", other[first_not(other, 64, 0x11)]);
+		goto out;
+	}
 	if (munmap(buf + PAGE, PAGE) < 0) {
 		check(name, "FAIL", "munmap: %s", strerror(errno));
 		goto out;
@@ -326,19 +390,34 @@ out:
 	close(b.fd);
 }
 
-/* Lines in the kernel log so far (each read of /dev/kmsg is one record) */
-static long kmsg_records(void)
+/*
+ * The sequence number of the newest kernel log record ("prio,seq,..."
+ * from /dev/kmsg), or -1: it moves with every new line, also once the
+ * ring is full
+ */
+static long kmsg_last_seq(void)
 {
 	char rec[1024];
-	long n = 0;
+	long seq = -1;
 	int fd = open("/dev/kmsg", O_RDONLY | O_NONBLOCK);
 
 	if (fd < 0)
 		return -1;
-	while (read(fd, rec, sizeof(rec)) > 0 || errno == EPIPE)
-		n++;
+	for (;;) {
+		ssize_t n = read(fd, rec, sizeof(rec) - 1);
+		char *comma;
+
+		if (n < 0 && errno == EPIPE)
+			continue;	/* overwritten while we read */
+		if (n <= 0)
+			break;
+		rec[n] = 0;
+		comma = strchr(rec, ',');
+		if (comma)
+			seq = strtol(comma + 1, NULL, 10);
+	}
 	close(fd);
-	return n;
+	return seq;
 }
 
 /*
@@ -360,7 +439,8 @@ static void exit_child(int fd, int report_fd, int go_fd)
 	msg[1] = pasid;
 	if (write(report_fd, msg, sizeof(msg)) != sizeof(msg))
 		_exit(3);
-	if (read(go_fd, &c, 1) != 1)
+	/* the go, or end of file if the parent gave up */
+	if (read(go_fd, &c, 1) < 0)
 		_exit(4);
 	_exit(0);
 }
@@ -368,14 +448,14 @@ static void exit_child(int fd, int report_fd, int go_fd)
 void check_exit(void)
 {
 	const char *name = "exit";
-	int report[2], go[2], status, shared = -1;
+	int report[2] = { -1, -1 }, go[2] = { -1, -1 }, status, shared = -1;
 	long irqs_before, irqs_after, kmsg_before, kmsg_after;
 	unsigned ok = 0, faulted = 0, other_ok = 0;
 	unsigned char *mine = NULL;
 	struct bound me = { .fd = -1 };
 	uint32_t st, done;
 	uint64_t msg[2];
-	pid_t pid;
+	pid_t pid = -1;
 
 	if (bind_self(name, &me) < 0)
 		return;
@@ -386,8 +466,15 @@ void check_exit(void)
 		goto out;
 	}
 	pid = fork();
-	if (pid == 0)
+	if (pid == 0) {
+		close(go[1]);	/* so that the parent's close is an EOF */
+		close(report[0]);
 		exit_child(shared, report[1], go[0]);
+	}
+	close(report[1]);
+	report[1] = -1;
+	close(go[0]);
+	go[0] = -1;
 	/* resident: its DMA must not fault (a fault is an event) */
 	memset(mine, 0, PAGE);
 	if (pid < 0 || read(report[0], msg, sizeof(msg)) != sizeof(msg)) {
@@ -400,12 +487,14 @@ void check_exit(void)
 		       0x78, VSMMU_SVA_DMA_OK) < 0)
 		goto out;
 	irqs_before = evtq_interrupts();
-	kmsg_before = kmsg_records();
+	kmsg_before = kmsg_last_seq();
 	/* the child exits while its PASID keeps DMAing */
 	if (write(go[1], "g", 1) != 1) {
 		check(name, "FAIL", "go: %s", strerror(errno));
 		goto out;
 	}
+	close(go[1]);
+	go[1] = -1;
 	for (int i = 0; i < 20000 && faulted < 50; i++) {
 		if (sva_dma(shared, VSMMU_SVA_OP_FILL, NULL,
 			    (void *)(uintptr_t)msg[0], 64, 0x79, &st,
@@ -431,11 +520,17 @@ void check_exit(void)
 		}
 	}
 	waitpid(pid, &status, 0);
+	pid = -1;
 	irqs_after = evtq_interrupts();
-	kmsg_after = kmsg_records();
+	kmsg_after = kmsg_last_seq();
 	if (!faulted) {
 		check(name, "FAIL", "the exited process's PASID still "
 		      "translates (%u DMAs ok after its exit)", ok);
+		goto out;
+	}
+	if (irqs_before < 0 || kmsg_before < 0) {
+		check(name, "FAIL", "cannot watch events (%ld) or the kernel log "
+		      "(%ld)", irqs_before, kmsg_before);
 		goto out;
 	}
 	if (irqs_after != irqs_before || kmsg_after != kmsg_before) {
@@ -445,11 +540,20 @@ void check_exit(void)
 		      kmsg_after);
 		goto out;
 	}
-	check(name, "PASS", "PASID %u after its process exited: %u DMAs ok, "
+	check(name, "PASS", "PASID %u: %u DMAs ok while its process exited, "
 	      "then %u faulted with no event and no kernel log line (the "
 	      "quiet CD of mm release); PASID %u of another process: %u ok",
 	      (uint32_t)msg[1], ok, faulted, me.pasid, other_ok);
 out:
+	/* a child still waiting for the go gets end of file and exits */
+	for (int i = 0; i < 2; i++) {
+		if (go[i] >= 0)
+			close(go[i]);
+		if (report[i] >= 0)
+			close(report[i]);
+	}
+	if (pid > 0)
+		waitpid(pid, &status, 0);
 	if (shared >= 0)
 		close(shared);
 	close(me.fd);

@@ -76,7 +76,7 @@ int main(int argc, char **argv)
 				   "SVA with I/O page faults)" :
 				   strerror(errno));
 	if (sva_bind(fd, &pasid) < 0 &&
-	    (errno == ENODEV || errno == EOPNOTSUPP || errno == EINVAL))
+	    (errno == ENODEV || errno == EOPNOTSUPP))
 		return unsupported(list, "Linux refuses to bind: no SVA here");
 	close(fd);
 	for (char *n = strtok(list, ","); n; n = strtok(NULL, ","))
