@@ -2,32 +2,19 @@
 # scripts/boot-guest must stream the console to the caller's stdout as it is,
 # not reopen /dev/stdout: reopening a regular file truncates it, so
 # `make run > run.log` kept only the part of the log written after QEMU
-# started. A fake QEMU (the QEMU= override) prints console lines and the
-# guest verdict; the caller's stdout is a file that already holds a line.
+# started. A fake QEMU (scripts/tests/fake-qemu) prints console lines and
+# the guest verdict; the caller's stdout is a file that already holds a line.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
-cat > "$tmp/fake-qemu" <<'FAKE'
-#!/usr/bin/env bash
-# Writes the console to stdout and to the chardev's logfile=, like QEMU's
-# stdio chardev with a logfile does.
-for a in "$@"; do
-    case "$a" in *logfile=*) log=${a##*logfile=}; log=${log%%,*} ;; esac
-done
-for line in "console line one" "VSMMU-GUEST: PASS"; do
-    echo "$line"
-    echo "$line" >> "$log"
-done
-FAKE
-chmod +x "$tmp/fake-qemu"
 : > "$tmp/kernel"; : > "$tmp/initrd"
 
 out="$tmp/run.log"
 echo "written before boot-guest" > "$out"
 rc=0
-QEMU="$tmp/fake-qemu" VSMMU_CACHE="$tmp/cache" "$root/scripts/boot-guest" \
+QEMU="$root/scripts/tests/fake-qemu" FAKE_CONSOLE=$'console line one\nVSMMU-GUEST: PASS' VSMMU_CACHE="$tmp/cache" "$root/scripts/boot-guest" \
     --kernel "$tmp/kernel" --initrd "$tmp/initrd" --iommu none --timeout 20 \
     >> "$out" 2> "$tmp/stderr" || rc=$?
 
