@@ -48,7 +48,7 @@ cp -r "$VSMMU_ROOT/guest/include" "$tmp/src/"
 checkpatch="$kdir/build/source/scripts/checkpatch.pl"
 if [ -f "$checkpatch" ]; then
     perl "$checkpatch" --no-tree --strict -q -f \
-        "$VSMMU_ROOT/guest/module/vsmmu-sva/vsmmu_sva.c" \
+        "$VSMMU_ROOT"/guest/module/vsmmu-sva/*.[ch] \
         "$VSMMU_ROOT/guest/include/vsmmu-sva-uapi.h" >&2 \
         || die "checkpatch.pl reports style problems in the SVA test driver (above)"
 else

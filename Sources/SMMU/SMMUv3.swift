@@ -66,6 +66,9 @@ public final class SMMUv3: @unchecked Sendable {
         translation.invalidateStreams(nil)
     }
 
+    /// STEs and CDs read from guest memory so far, CDs by table format.
+    public var configurationFetches: ConfigurationFetches { translation.fetches.snapshot }
+
     /// The register snapshot the translation path uses (for hosts that want
     /// to know whether translation is enabled at all).
     public var controlState: ControlState { control.controlState }

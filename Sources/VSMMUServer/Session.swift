@@ -49,7 +49,10 @@ final class Session: @unchecked Sendable {
     /// backend channel closed, worker stopped, model destroyed, RAM unmapped.
     func run() {
         guard let model = createModel() else { return }
-        defer { teardown() }
+        defer {
+            logFetches(model.configurationFetches)
+            teardown()
+        }
         // Bounded by the connection: every iteration consumes one message.
         while true {
             switch socket.receive() {
@@ -63,6 +66,12 @@ final class Session: @unchecked Sendable {
                 handle(message, model)
             }
         }
+    }
+
+    /// One line per connection: which table formats the guest's driver used
+    /// (the SVA guest case looks for its 2-level CD table here).
+    private func logFetches(_ f: ConfigurationFetches) {
+        log.logger.info("configuration read from guest memory: STEs=\(f.streamTableEntries) CDs.single=\(f.singleCDs) CDs.linear=\(f.linearTableCDs) CDs.2level4K=\(f.twoLevel4KTableCDs) CDs.2level64K=\(f.twoLevel64KTableCDs)")
     }
 
     private func teardown() {

@@ -109,6 +109,35 @@ struct PASIDTests {
         #expect(events.map { ($0[0] >> 12) & 0xF_FFFF } == [130, 1024])
     }
 
+    /// `configurationFetches` counts each CD read from memory by the format
+    /// the STE gave (5.2 S1Fmt): the backend logs it, and the SVA guest case
+    /// proves with it that Linux's 2-level CD table was walked. A second
+    /// translation hits the configuration cache and reads nothing.
+    @Test func configurationFetchesCountCDsByTableFormat() throws {
+        let d = try LinuxLikeDriver()
+        #expect(d.reset())
+        let base = d.ram.base
+        let l1 = base + 0x30_0000, leaf = base + 0x38_0000
+        d.ram.write64(l1 + 1 * 8, leaf | 1)            // PASIDs 1024-2047
+        let before = d.smmu.configurationFetches
+        let m = Self.twoPASIDs(d, ste: STEWords.stage1(cdPointer: l1, s1fmt: .twoLevel64K, cdMax: 20),
+                               cdOf: { leaf + UInt64($0 & 1023) * 64 }, pasids: (1025, 2000))
+        #expect(Self.outputAddress(d, ssid: 1025) == m.pa[1025]! | 0x678)
+        #expect(Self.outputAddress(d, ssid: 2000) == m.pa[2000]! | 0x678)
+        #expect(Self.outputAddress(d, ssid: 1025) == m.pa[1025]! | 0x678)
+        let after = d.smmu.configurationFetches
+        #expect(after.twoLevel64KTableCDs - before.twoLevel64KTableCDs == 2)
+        #expect(after.twoLevel4KTableCDs == before.twoLevel4KTableCDs)
+        #expect(after.linearTableCDs == before.linearTableCDs)
+        #expect(after.streamTableEntries - before.streamTableEntries == 1)
+
+        let lin = try Self.linearMachine()
+        let linBefore = lin.d.smmu.configurationFetches
+        #expect(Self.outputAddress(lin.d, ssid: 1) == lin.pa[1]! | 0x678)
+        #expect(lin.d.smmu.configurationFetches.linearTableCDs - linBefore.linearTableCDs == 1)
+        #expect(lin.d.smmu.configurationFetches.twoLevel64KTableCDs == 0)
+    }
+
     /// S1DSS (5.2) decides for a transaction without a SubstreamID on a stream
     /// with substreams: 0b00 terminate with F_STREAM_DISABLED, 0b01 bypass
     /// stage 1, 0b10 use CD 0 (and then SubstreamID 0 itself is F_STREAM_DISABLED).

@@ -5,10 +5,15 @@
  * The driver binds a test endpoint behind the vSMMU to the calling
  * process's address space (Linux SVA: iommu_sva_bind_device() on
  * current->mm) and makes the endpoint DMA between user virtual addresses
- * with that PASID, nothing pinned: a page the process has not touched
- * faults on the device side (a stall) and Linux's I/O page fault handler
- * brings it in. One character device per endpoint, /dev/vsmmu-sva<N>; one
- * binding per open file, released when the file is closed.
+ * with that PASID, nothing pinned. On the platform stall test device a
+ * page the process has not touched faults on the device side (a stall)
+ * and Linux's I/O page fault handler brings it in; on the PCIe test
+ * endpoint (no I/O page faults for PCI in Linux 6.12) such a DMA faults.
+ * One character device per endpoint: /dev/vsmmu-sva<N> for stall devices,
+ * /dev/vsmmu-sva-pci<N> for PCIe endpoints. One binding per open file,
+ * released when the file is closed. mmap() of a PCIe endpoint's device
+ * (offset 0, up to its BAR0 size) maps BAR0, for tests that make the
+ * endpoint send ATS and PRI requests themselves.
  *
  * Copyright (c) 2026 The vSMMU authors
  */

@@ -1,6 +1,7 @@
 # sva: Linux SVA on the vsmmu (docs/sva.md): the SVA kernel
 # (scripts/boot-guest --sva-kernel) with the SVA test driver bound to the
-# platform stall test device (--stall-testdev). Runs /bin/vsmmu-sva, which
+# platform stall test device (--stall-testdev) and to the PCIe test
+# endpoint (--testdev, check pri-teardown). Runs /bin/vsmmu-sva, which
 # prints one "CHECK <name>: PASS|FAIL|UNSUPPORTED <detail>" line per check.
 #   vsmmu.sva_checks=LIST   checks to run (default: all; ':' separates too)
 #   vsmmu.sva_processes=N   processes of the 'scale' check (default 64)
@@ -9,7 +10,7 @@
 # shellcheck source=guest/lib/common.sh
 . /lib/vsmmu/common.sh
 
-checks=$(echo "${VSMMU_SVA_CHECKS:-bind-dma,iopf,iopf-abort,munmap,exit,scale}" | tr ':' ',')
+checks=$(echo "${VSMMU_SVA_CHECKS:-bind-dma,iopf,iopf-abort,munmap,exit,teardown,scale,pri-teardown}" | tr ':' ',')
 [ -x /bin/vsmmu-sva ] || fail "no /bin/vsmmu-sva in the initramfs"
 say "checks: $checks"
 dmesg -c > /dev/null

@@ -11,6 +11,7 @@ final class TranslationUnit: CacheMaintenance, @unchecked Sendable {
     unowned let events: ControlUnit
     let tlb = TLB()
     let configCache = ConfigCache()
+    let fetches = ConfigurationFetchCounters()
     private let endpoints = Mutex<[UInt32: Endpoint]>([:])
 
     init(configuration: SMMUConfiguration, memory: any GuestMemory, host: any HostSignals, events: ControlUnit) {
@@ -187,7 +188,10 @@ final class TranslationUnit: CacheMaintenance, @unchecked Sendable {
         if let cached = configCache.stream(streamID) { return .success(cached) }
         let generation = configCache.generation
         let result = StreamTable.lookup(streamID: streamID, control: control, configuration: configuration, memory: memory)
-        if case .success(let s) = result { configCache.insert(stream: s, for: streamID, generation: generation) }
+        if case .success(let s) = result {
+            fetches.countSTE()
+            configCache.insert(stream: s, for: streamID, generation: generation)
+        }
         return result
     }
 
@@ -210,6 +214,7 @@ final class TranslationUnit: CacheMaintenance, @unchecked Sendable {
         switch CDTable.lookup(stream: stream, substreamID: substreamID, configuration: configuration,
                               memory: memory, resolve: resolve) {
         case .success(let cd):
+            if let s1 = stream.stage1 { fetches.countCD(of: s1) }
             configCache.insert(context: cd, for: streamID, substreamID, generation: generation)
             return .success(cd)
         case .failure(let f):

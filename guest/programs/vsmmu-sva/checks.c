@@ -13,10 +13,10 @@
 #include <unistd.h>
 
 #include "checks.h"
+#include "kmsg.h"
 #include "report.h"
 #include "sva.h"
-
-#define PAGE 4096
+#include "util.h"
 
 struct bound {
 	int fd;
@@ -37,24 +37,6 @@ static int bind_self(const char *name, struct bound *b)
 		return -1;
 	}
 	return 0;
-}
-
-static void *map_anon(size_t len, int prot)
-{
-	void *p = mmap(NULL, len, prot, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-
-	return p == MAP_FAILED ? NULL : p;
-}
-
-/* The first offset at which @p[0..len) is not @byte, or -1 */
-static long first_not(const unsigned char *p, size_t len, unsigned char byte)
-{
-	size_t i;
-
-	for (i = 0; i < len; i++)
-		if (p[i] != byte)
-			return (long)i;
-	return -1;
 }
 
 /*
@@ -80,20 +62,6 @@ static unsigned char *map_file_data(size_t len, unsigned char byte)
 	p = mmap(NULL, len, PROT_READ, MAP_SHARED, fd, 0);
 	close(fd);
 	return p == MAP_FAILED ? NULL : p;
-}
-
-/* Pages of [p, p + len) resident, from mincore() */
-static int resident_pages(void *p, size_t len)
-{
-	unsigned char vec[64];
-	size_t i, n = len / PAGE;
-	int r = 0;
-
-	if (n > sizeof(vec) || mincore(p, len, vec) < 0)
-		return -1;
-	for (i = 0; i < n; i++)
-		r += vec[i] & 1;
-	return r;
 }
 
 /*
@@ -391,36 +359,6 @@ out:
 }
 
 /*
- * The sequence number of the newest kernel log record ("prio,seq,..."
- * from /dev/kmsg), or -1: it moves with every new line, also once the
- * ring is full
- */
-static long kmsg_last_seq(void)
-{
-	char rec[1024];
-	long seq = -1;
-	int fd = open("/dev/kmsg", O_RDONLY | O_NONBLOCK);
-
-	if (fd < 0)
-		return -1;
-	for (;;) {
-		ssize_t n = read(fd, rec, sizeof(rec) - 1);
-		char *comma;
-
-		if (n < 0 && errno == EPIPE)
-			continue;	/* overwritten while we read */
-		if (n <= 0)
-			break;
-		rec[n] = 0;
-		comma = strchr(rec, ',');
-		if (comma)
-			seq = strtol(comma + 1, NULL, 10);
-	}
-	close(fd);
-	return seq;
-}
-
-/*
  * A child of check_exit: binds through the shared file, fills its page,
  * reports the address, waits for the go and exits with the binding still
  * held by the parent's copy of the file.
@@ -546,12 +484,8 @@ void check_exit(void)
 	      (uint32_t)msg[1], ok, faulted, me.pasid, other_ok);
 out:
 	/* a child still waiting for the go gets end of file and exits */
-	for (int i = 0; i < 2; i++) {
-		if (go[i] >= 0)
-			close(go[i]);
-		if (report[i] >= 0)
-			close(report[i]);
-	}
+	close_pipe(go);
+	close_pipe(report);
 	if (pid > 0)
 		waitpid(pid, &status, 0);
 	if (shared >= 0)

@@ -10,5 +10,7 @@ void check_iopf_abort(void);
 void check_munmap(void);
 void check_exit(void);
 void check_scale(int processes);
+void check_pri_teardown(void);
+void check_teardown(void);
 
 #endif /* VSMMU_SVA_CHECKS_H */

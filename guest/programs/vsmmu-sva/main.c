@@ -3,7 +3,8 @@
  * process (and children) to the SVA test driver's endpoint and checks what
  * the device's DMA sees. One "CHECK <name>: PASS|FAIL|UNSUPPORTED" line per
  * check; exit status 0 when none failed.
- *   --checks LIST     bind-dma,iopf,iopf-abort,munmap,exit,scale (default: all)
+ *   --checks LIST     bind-dma,iopf,iopf-abort,munmap,exit,teardown,scale,
+ *                     pri-teardown (default: all)
  *   --processes N     processes for 'scale' (default 64)
  */
 #define _GNU_SOURCE
@@ -17,7 +18,8 @@
 #include "report.h"
 #include "sva.h"
 
-#define ALL_CHECKS "bind-dma,iopf,iopf-abort,munmap,exit,scale"
+#define ALL_CHECKS \
+	"bind-dma,iopf,iopf-abort,munmap,exit,teardown,scale,pri-teardown"
 
 static int processes = 64;
 
@@ -33,8 +35,12 @@ static void run(const char *name)
 		check_munmap();
 	else if (!strcmp(name, "exit"))
 		check_exit();
+	else if (!strcmp(name, "teardown"))
+		check_teardown();
 	else if (!strcmp(name, "scale"))
 		check_scale(processes);
+	else if (!strcmp(name, "pri-teardown"))
+		check_pri_teardown();
 	else
 		check(name, "FAIL", "no such check (have " ALL_CHECKS ")");
 }

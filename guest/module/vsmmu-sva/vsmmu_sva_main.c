@@ -1,0 +1,307 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * vsmmu-sva: SVA test driver for the vSMMU's test endpoints
+ *
+ * Binds a process's address space to an endpoint through a PASID
+ * (iommu_sva_bind_device() on current->mm) and makes the endpoint DMA
+ * between that process's virtual addresses. Nothing is pinned. On the
+ * platform stall test device a page the device finds missing stalls its
+ * transaction, and Linux's I/O page fault handler faults the page in and
+ * resumes it with CMD_RESUME, or aborts it; on the PCIe test endpoint
+ * (Linux 6.12 has no PRI-based I/O page faults for SMMUv3) such a DMA
+ * faults. The user API is vsmmu-sva-uapi.h (docs/sva.md). This file is
+ * the character device; the endpoints are in vsmmu_sva_stall.c and
+ * vsmmu_sva_pci.c.
+ *
+ * Copyright (c) 2026 The vSMMU authors
+ */
+
+#include <linux/fs.h>
+#include <linux/iommu.h>
+#include <linux/mm.h>
+#include <linux/module.h>
+#include <linux/pci.h>
+#include <linux/platform_device.h>
+#include <linux/sched/mm.h>
+#include <linux/slab.h>
+#include <linux/uaccess.h>
+
+#include "vsmmu-sva-uapi.h"
+#include "vsmmu_sva.h"
+
+#define VSMMU_SVA_DEFAULT_TIMEOUT_MS	10000
+#define VSMMU_SVA_MAX_TIMEOUT_MS	60000
+/* How long release waits for its binding's transfer before it unbinds */
+#define VSMMU_SVA_RELEASE_WAIT_MS	60000
+
+/*
+ * One open file: at most one binding, of the process that made it. Any
+ * holder of the file may make the device DMA with the binding's PASID:
+ * the addresses are the bound process's, whoever asks, and stay so after
+ * that process has exited (its mm released: the device then faults).
+ */
+struct vsmmu_sva_ctx {
+	struct vsmmu_sva_dev *sd;
+	struct mutex lock;	/* serialises the file's ioctls: handle, pasid */
+	struct iommu_sva *handle;
+	u32 pasid;
+};
+
+static int vsmmu_sva_open(struct inode *inode, struct file *file)
+{
+	struct vsmmu_sva_dev *sd = container_of(file->private_data,
+						struct vsmmu_sva_dev, misc);
+	struct vsmmu_sva_ctx *ctx;
+
+	ctx = kzalloc(sizeof(*ctx), GFP_KERNEL);
+	if (!ctx)
+		return -ENOMEM;
+	ctx->sd = sd;
+	mutex_init(&ctx->lock);
+	file->private_data = ctx;
+	return 0;
+}
+
+/*
+ * The device must issue no more transactions with the PASID before it is
+ * unbound (iommu_sva_unbind_device()), and no fault of it may still be
+ * on its way: wait for a transfer of this binding that outlived its
+ * ioctl, then flush the I/O page fault queue. A transfer held for ever
+ * (a stall nobody answers) leaks the binding rather than freeing what
+ * the fault handler may still use.
+ */
+static void vsmmu_sva_unbind_locked(struct vsmmu_sva_ctx *ctx)
+{
+	struct vsmmu_sva_dev *sd = ctx->sd;
+	bool idle;
+
+	if (!ctx->handle)
+		return;
+	mutex_lock(&sd->engine);
+	idle = sd->owner != ctx ||
+	       wait_event_timeout(sd->wq, sd->ops->idle(sd),
+				  msecs_to_jiffies(VSMMU_SVA_RELEASE_WAIT_MS));
+	if (idle && sd->owner == ctx)
+		sd->owner = NULL;
+	mutex_unlock(&sd->engine);
+	if (!idle) {
+		dev_warn(sd->dev, "PASID %u: a transfer is still held after %u ms; binding leaked\n",
+			 ctx->pasid, VSMMU_SVA_RELEASE_WAIT_MS);
+		ctx->handle = NULL;
+		return;
+	}
+	if (sd->ops->iopf)
+		iopf_queue_flush_dev(sd->dev);
+	iommu_sva_unbind_device(ctx->handle);
+	ctx->handle = NULL;
+	ctx->pasid = 0;
+}
+
+static int vsmmu_sva_release(struct inode *inode, struct file *file)
+{
+	struct vsmmu_sva_ctx *ctx = file->private_data;
+
+	mutex_lock(&ctx->lock);
+	vsmmu_sva_unbind_locked(ctx);
+	mutex_unlock(&ctx->lock);
+	kfree(ctx);
+	return 0;
+}
+
+static long vsmmu_sva_bind(struct vsmmu_sva_ctx *ctx, void __user *arg)
+{
+	struct vsmmu_sva_bind b;
+	struct iommu_sva *handle;
+
+	if (copy_from_user(&b, arg, sizeof(b)))
+		return -EFAULT;
+	if (b.reserved)
+		return -EINVAL;
+	if (ctx->handle)
+		return -EBUSY;
+	handle = iommu_sva_bind_device(ctx->sd->dev, current->mm);
+	if (IS_ERR(handle))
+		return PTR_ERR(handle);
+	ctx->handle = handle;
+	ctx->pasid = iommu_sva_get_pasid(handle);
+	b.pasid = ctx->pasid;
+	if (copy_to_user(arg, &b, sizeof(b))) {
+		vsmmu_sva_unbind_locked(ctx);
+		return -EFAULT;
+	}
+	dev_dbg(ctx->sd->dev, "pid %d bound, PASID %u\n",
+		task_pid_nr(current), ctx->pasid);
+	return 0;
+}
+
+static long vsmmu_sva_dma(struct vsmmu_sva_ctx *ctx, void __user *arg)
+{
+	struct vsmmu_sva_dev *sd = ctx->sd;
+	struct vsmmu_sva_dma d;
+	long timeout, left;
+	int ret;
+
+	if (copy_from_user(&d, arg, sizeof(d)))
+		return -EFAULT;
+	if (!ctx->handle)
+		return -ENOTCONN;
+	if ((d.op != VSMMU_SVA_OP_COPY && d.op != VSMMU_SVA_OP_FILL) ||
+	    !d.len || d.len > VSMMU_SVA_DMA_MAX_LEN || d.pattern > 0xff ||
+	    d.timeout_ms > VSMMU_SVA_MAX_TIMEOUT_MS ||
+	    (d.op == VSMMU_SVA_OP_FILL && d.src))
+		return -EINVAL;
+
+	ret = mutex_lock_killable(&sd->engine);
+	if (ret)
+		return ret;
+	if (!sd->ops->idle(sd)) {
+		mutex_unlock(&sd->engine);
+		return -EBUSY;
+	}
+	sd->owner = ctx;
+	ret = sd->ops->start(sd, &d, ctx->pasid);
+	if (ret) {
+		mutex_unlock(&sd->engine);
+		return ret;
+	}
+	/* the engine's state, not the interrupt, says it ended */
+	timeout = msecs_to_jiffies(d.timeout_ms ? d.timeout_ms :
+				   VSMMU_SVA_DEFAULT_TIMEOUT_MS);
+	left = wait_event_killable_timeout(sd->wq, sd->ops->idle(sd), timeout);
+	if (left < 0) {
+		mutex_unlock(&sd->engine);
+		return left;	/* killed; the transfer is still ours */
+	}
+	if (!sd->ops->idle(sd)) {
+		d.status = VSMMU_SVA_DMA_TIMEOUT;
+		d.done_len = 0;
+		ret = 0;
+	} else {
+		ret = sd->ops->result(sd, &d.status, &d.done_len);
+	}
+	mutex_unlock(&sd->engine);
+	if (ret)
+		return ret;
+	if (copy_to_user(arg, &d, sizeof(d)))
+		return -EFAULT;
+	return 0;
+}
+
+/*
+ * mmap: the endpoint's registers, for tests that drive what the driver
+ * does not (the PCIe endpoint's ATS and PRI requests, docs/sva.md)
+ */
+static int vsmmu_sva_mmap(struct file *file, struct vm_area_struct *vma)
+{
+	struct vsmmu_sva_ctx *ctx = file->private_data;
+	struct vsmmu_sva_dev *sd = ctx->sd;
+	unsigned long size = vma->vm_end - vma->vm_start;
+
+	if (!sd->mmio_size)
+		return -ENODEV;
+	if (vma->vm_pgoff || size > PAGE_ALIGN(sd->mmio_size))
+		return -EINVAL;
+	vma->vm_page_prot = pgprot_device(vma->vm_page_prot);
+	vm_flags_set(vma, VM_IO | VM_DONTEXPAND | VM_DONTDUMP);
+	return io_remap_pfn_range(vma, vma->vm_start,
+				  sd->mmio_phys >> PAGE_SHIFT, size,
+				  vma->vm_page_prot);
+}
+
+static long vsmmu_sva_ioctl(struct file *file, unsigned int cmd,
+			    unsigned long arg)
+{
+	struct vsmmu_sva_ctx *ctx = file->private_data;
+	void __user *uarg = (void __user *)arg;
+	long ret;
+
+	mutex_lock(&ctx->lock);
+	switch (cmd) {
+	case VSMMU_SVA_BIND:
+		ret = vsmmu_sva_bind(ctx, uarg);
+		break;
+	case VSMMU_SVA_UNBIND:
+		ret = ctx->handle ? 0 : -ENOTCONN;
+		vsmmu_sva_unbind_locked(ctx);
+		break;
+	case VSMMU_SVA_DMA:
+		ret = vsmmu_sva_dma(ctx, uarg);
+		break;
+	default:
+		ret = -ENOTTY;
+		break;
+	}
+	mutex_unlock(&ctx->lock);
+	return ret;
+}
+
+static const struct file_operations vsmmu_sva_fops = {
+	.owner = THIS_MODULE,
+	.open = vsmmu_sva_open,
+	.release = vsmmu_sva_release,
+	.unlocked_ioctl = vsmmu_sva_ioctl,
+	.compat_ioctl = compat_ptr_ioctl,
+	.mmap = vsmmu_sva_mmap,
+};
+
+/* First of all, before the endpoint's interrupt can fire */
+void vsmmu_sva_dev_init(struct vsmmu_sva_dev *sd, struct device *dev,
+			const struct vsmmu_sva_engine *ops)
+{
+	sd->dev = dev;
+	sd->ops = ops;
+	mutex_init(&sd->engine);
+	init_waitqueue_head(&sd->wq);
+}
+
+/* A character device for an endpoint whose SVA is enabled */
+int vsmmu_sva_register(struct vsmmu_sva_dev *sd)
+{
+	int ret;
+
+	sd->id = ida_alloc(sd->ops->ida, GFP_KERNEL);
+	if (sd->id < 0)
+		return sd->id;
+	snprintf(sd->name, sizeof(sd->name), "%s%d", sd->ops->name, sd->id);
+	sd->misc.minor = MISC_DYNAMIC_MINOR;
+	sd->misc.name = sd->name;
+	sd->misc.fops = &vsmmu_sva_fops;
+	sd->misc.parent = sd->dev;
+	ret = misc_register(&sd->misc);
+	if (ret) {
+		ida_free(sd->ops->ida, sd->id);
+		return ret;
+	}
+	return 0;
+}
+
+void vsmmu_sva_unregister(struct vsmmu_sva_dev *sd)
+{
+	misc_deregister(&sd->misc);
+	ida_free(sd->ops->ida, sd->id);
+}
+
+static int __init vsmmu_sva_init(void)
+{
+	int ret;
+
+	ret = platform_driver_register(&vsmmu_sva_stall_driver);
+	if (ret)
+		return ret;
+	ret = pci_register_driver(&vsmmu_sva_pci_driver);
+	if (ret)
+		platform_driver_unregister(&vsmmu_sva_stall_driver);
+	return ret;
+}
+module_init(vsmmu_sva_init);
+
+static void __exit vsmmu_sva_exit(void)
+{
+	pci_unregister_driver(&vsmmu_sva_pci_driver);
+	platform_driver_unregister(&vsmmu_sva_stall_driver);
+}
+module_exit(vsmmu_sva_exit);
+
+MODULE_DESCRIPTION("SVA test driver for the vSMMU's test endpoints");
+MODULE_AUTHOR("The vSMMU authors");
+MODULE_LICENSE("GPL");
