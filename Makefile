@@ -8,7 +8,7 @@ SHELL := /bin/bash
 SWIFT_RELEASE := swift build -c release
 BOOT := scripts/boot-guest
 
-.PHONY: all build run test test-unit test-scripts test-qtest test-guest bench bench-model bench-socket bench-guest qemu kernel sva-kernel initramfs clean
+.PHONY: all build run test test-unit test-sanitizers test-scripts test-qtest test-guest bench bench-model bench-socket bench-guest qemu kernel sva-kernel initramfs clean
 
 all: build
 
@@ -34,13 +34,18 @@ sva-kernel:
 run: build qemu kernel initramfs
 	$(BOOT) --iommu vsmmu --append "vsmmu.test=smmu-probe,dma-integrity"
 
-# Every test: unit and socket tests, the scripts' own tests, the QEMU series'
-# qtest, then the guest suite.
-test: test-unit test-scripts test-qtest test-guest
+# Every test: unit and socket tests, the same under the thread and address
+# sanitizers, the scripts' own tests, the QEMU series' qtest, then the guest
+# suite.
+test: test-unit test-sanitizers test-scripts test-qtest test-guest
 
 test-unit:
 	swift build --build-tests
 	swift test
+
+# The Swift tests under TSan and ASan (with leak checks); any report fails.
+test-sanitizers:
+	scripts/test-sanitizers
 
 # The runner scripts' tests (no QEMU or guest needed: fakes stand in).
 test-scripts:

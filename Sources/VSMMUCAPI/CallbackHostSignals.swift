@@ -1,12 +1,11 @@
 import CVSMMU
 import SMMU
-import Synchronization
 
 /// Host signals delivered to the C caller's callbacks. ATC invalidations and
 /// page responses reach only registered endpoints (vsmmu.h).
 final class CallbackHostSignals: HostSignals, @unchecked Sendable {
     let callbacks: vsmmu_callbacks
-    private let endpoints = Mutex(Set<UInt32>())
+    private let endpoints = Locked(Set<UInt32>())
     init(_ callbacks: vsmmu_callbacks) { self.callbacks = callbacks }
 
     func register(streamID: UInt32) { _ = endpoints.withLock { $0.insert(streamID) } }

@@ -1,7 +1,6 @@
 import CVSMMU
 import Logging
 import SMMU
-import Synchronization
 import SystemPackage
 #if canImport(Glibc)
 import Glibc
@@ -18,7 +17,7 @@ final class BackendLink: HostSignals, @unchecked Sendable {
         var lateSyncReplies = 0
         var endpoints: Set<UInt32> = []
     }
-    private let state = Mutex(State())
+    private let state = Locked(State())
     /// Serializes synchronize(): one thread reads the channel at a time.
     private let syncLock = Monitor()
     let ram: MappedGuestRAM

@@ -1,5 +1,4 @@
 import SMMU
-import Synchronization
 
 /// What the front end may hold: every translation this backend handed out
 /// (to its translation cache, or through ATS to an endpoint's ATC) and not
@@ -40,7 +39,7 @@ final class FrontEndShadow: @unchecked Sendable {
     }
 
     let capacity: Int
-    private let state = Mutex(State())
+    private let state = Locked(State())
 
     init(capacity: Int = 4096) { self.capacity = capacity }
 

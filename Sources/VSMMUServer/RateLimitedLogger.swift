@@ -1,5 +1,5 @@
 import Logging
-import Synchronization
+import SMMU
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -11,7 +11,7 @@ public final class RateLimitedLogger: Sendable {
     public let logger: Logger
     let limit: Int
     private struct Bucket { var windowStart: UInt64 = 0; var count = 0; var suppressed = 0 }
-    private let buckets = Mutex<[String: Bucket]>([:])
+    private let buckets = Locked<[String: Bucket]>([:])
 
     public init(logger: Logger, linesPerSecond: Int = 5) {
         self.logger = logger

@@ -1,6 +1,5 @@
 import Logging
 import SMMU
-import Synchronization
 import SystemPackage
 #if canImport(Glibc)
 import Glibc
@@ -15,7 +14,7 @@ public final class VSMMUServer: @unchecked Sendable {
     let log: RateLimitedLogger
     let syncTimeoutMs: Int32
     private struct State { var listenFD: Int32 = -1; var current: MessageSocket?; var stopping = false }
-    private let state = Mutex(State())
+    private let state = Locked(State())
 
     public init(configuration: SMMUConfiguration, logger: Logger, syncTimeoutMs: Int32 = Wire.syncTimeoutMs)
         throws(SMMUConfiguration.Invalid) {

@@ -24,7 +24,8 @@ public func waitForTerminationSignal() -> Int32 {
     return sig
 }
 
-/// Runs `body` on a new thread that nobody joins.
+/// Runs `body` on a new thread that nobody joins (detached, so that its
+/// stack is freed when it ends rather than kept for a join).
 public func startDetachedThread(_ body: @escaping @Sendable () -> Void) {
-    _ = POSIXThread(body)
+    POSIXThread(body).detach()
 }

@@ -18,6 +18,9 @@ final class POSIXThread: @unchecked Sendable {
     }
 
     func join() { pthread_join(thread, nil) }
+
+    /// Nobody will join it: its resources go when it ends.
+    func detach() { pthread_detach(thread) }
 }
 
 /// A mutex with one condition variable.

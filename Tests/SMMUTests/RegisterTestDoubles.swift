@@ -11,14 +11,14 @@ final class RecordingHost: HostSignals, @unchecked Sendable {
         var stalls: [(streamID: UInt32, stag: UInt16, retry: Bool)] = []
         var syncs = 0
     }
-    let log = Mutex(Log())
+    let log = Locked(Log())
     /// What synchronize() answers (false: an ATC invalidation failed).
-    let syncResult = Mutex(true)
+    let syncResult = Locked(true)
     /// Called inside synchronize() (to block it in concurrency tests).
-    let onSync = Mutex<(@Sendable () -> Void)?>(nil)
+    let onSync = Locked<(@Sendable () -> Void)?>(nil)
     /// Called before an interrupt or MSI is logged (to look at the registers
     /// at the moment the signal becomes observable).
-    let onSignal = Mutex<(@Sendable () -> Void)?>(nil)
+    let onSignal = Locked<(@Sendable () -> Void)?>(nil)
 
     func raiseInterrupt(_ line: SMMUInterruptLine) {
         onSignal.withLock { $0 }?()
@@ -56,7 +56,7 @@ final class RecordingCaches: CacheMaintenance, @unchecked Sendable {
         case tlb(TLBScope)
         case prefetch(streamID: UInt32, substreamID: UInt32?)
     }
-    let calls = Mutex<[Call]>([])
+    let calls = Locked<[Call]>([])
     func invalidateStreams(_ range: ClosedRange<UInt32>?) { calls.withLock { $0.append(.streams(range)) } }
     func invalidateContexts(streamID: UInt32, substreamID: UInt32?) {
         calls.withLock { $0.append(.contexts(streamID: streamID, substreamID: substreamID)) }

@@ -1,4 +1,3 @@
-import Synchronization
 
 /// Configuration cache: validated STEs by StreamID and CDs by
 /// (StreamID, SubstreamID). Stale until CFGI_*, as the architecture allows.
@@ -11,7 +10,7 @@ final class ConfigCache: @unchecked Sendable {
         var generation: UInt64 = 0
     }
     let capacity: Int
-    private let storage = Mutex(Storage())
+    private let storage = Locked(Storage())
 
     init(capacity: Int = 4096) { self.capacity = max(capacity, 16) }
 

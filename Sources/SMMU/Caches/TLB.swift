@@ -1,4 +1,3 @@
-import Synchronization
 
 /// Translation lookaside buffer: completed translations tagged by regime,
 /// VMID and ASID (IHI 0070 3.17), holding blocks of any size the walk
@@ -75,12 +74,12 @@ final class TLB: @unchecked Sendable {
     var recordedOwners: Int { storage.withLock { $0.owners.count } }
 
     let capacity: Int
-    private let storage: Mutex<Storage>
+    private let storage: Locked<Storage>
 
     init(capacity: Int = TLB.defaultCapacity) {
         let table = SetAssociativeTable<Entry>(capacity: max(capacity, 16))
         self.capacity = table.capacity
-        storage = Mutex(Storage(table: table))
+        storage = Locked(Storage(table: table))
     }
 
     /// The current invalidation generation; pass it back to `insert`.

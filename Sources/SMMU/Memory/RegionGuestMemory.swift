@@ -32,7 +32,7 @@ public final class RegionGuestMemory: GuestMemory, @unchecked Sendable {
 
     // Regions change rarely (memory hot-plug, reconnect); reads are hot, so
     // readers take a snapshot of an immutable array under a short lock.
-    private let regions = Mutex<[Region]>([])
+    private let regions = Locked<[Region]>([])
 
     public init() {}
 

@@ -1,4 +1,3 @@
-import Synchronization
 
 /// The register file, command/event/PRI queues, GERROR and interrupts
 /// (IHI 0070 chapters 4, 6.3, 7, 8).
@@ -17,14 +16,14 @@ final class ControlUnit: EventSink, @unchecked Sendable {
     weak var caches: (any CacheMaintenance)?
     let ids: IDRegisters
 
-    let registers: Mutex<ControlRegisters>
-    private let published = Mutex(ControlState())
-    let runner = Mutex(CommandRunnerState())
+    let registers: Locked<ControlRegisters>
+    private let published = Locked(ControlState())
+    let runner = Locked(CommandRunnerState())
 
     init(configuration: SMMUConfiguration, memory: any GuestMemory, host: any HostSignals) {
         self.configuration = configuration; self.memory = memory; self.host = host
         ids = IDRegisters(configuration)
-        registers = Mutex(ControlRegisters(layout: RegisterLayout(ids: ids), configuration: configuration))
+        registers = Locked(ControlRegisters(layout: RegisterLayout(ids: ids), configuration: configuration))
     }
 
     var controlState: ControlState { published.withLock { $0 } }

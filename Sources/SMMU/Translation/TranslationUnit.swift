@@ -1,4 +1,3 @@
-import Synchronization
 
 /// The translation path (IHI 0070 3.3, 3.9): StreamID -> STE -> CD ->
 /// TLB or table walk, with the caches that may hold any of them until
@@ -12,7 +11,7 @@ final class TranslationUnit: CacheMaintenance, @unchecked Sendable {
     let tlb = TLB()
     let configCache = ConfigCache()
     let fetches = ConfigurationFetchCounters()
-    private let endpoints = Mutex<[UInt32: Endpoint]>([:])
+    private let endpoints = Locked<[UInt32: Endpoint]>([:])
 
     init(configuration: SMMUConfiguration, memory: any GuestMemory, host: any HostSignals, events: ControlUnit) {
         self.configuration = configuration; self.memory = memory; self.host = host; self.events = events

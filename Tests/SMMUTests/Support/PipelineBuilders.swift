@@ -199,7 +199,7 @@ enum S2PT {
 final class HookedMemory: GuestMemory, @unchecked Sendable {
     let inner: RegionGuestMemory
     struct Hook: @unchecked Sendable { var address: UInt64; var action: () -> Void }
-    private let hook = Mutex<Hook?>(nil)
+    private let hook = Locked<Hook?>(nil)
 
     init(_ inner: RegionGuestMemory) { self.inner = inner }
 
@@ -296,8 +296,8 @@ extension LinuxLikeDriver {
 /// Shared state for test threads (Atomic and Mutex are noncopyable, so
 /// escaping closures share them through a class).
 final class Shared<Value: Sendable>: Sendable {
-    let mutex: Mutex<Value>
-    init(_ value: Value) { mutex = Mutex(value) }
+    let mutex: Locked<Value>
+    init(_ value: Value) { mutex = Locked(value) }
     var value: Value { mutex.withLock { $0 } }
     func update(_ body: (inout Value) -> Void) { mutex.withLock { body(&$0) } }
 }

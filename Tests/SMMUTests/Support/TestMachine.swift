@@ -42,7 +42,7 @@ final class DriverHost: HostSignals, @unchecked Sendable {
         /// polls the MSI word and then trusts CONS sees).
         var consAtMSI: [UInt32] = []
     }
-    let log = Mutex(Log())
+    let log = Locked(Log())
     weak var ram: TestRAM?
     weak var smmu: SMMUv3?
     var syncResult = true

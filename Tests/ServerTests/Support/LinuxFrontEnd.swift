@@ -1,4 +1,5 @@
 import CVSMMU
+import SMMU
 import Synchronization
 import VSMMUServer
 #if canImport(Glibc)
@@ -34,7 +35,7 @@ enum SMMUCmd {
 /// answers SYNC (at once, or when released).
 final class BackendResponder: @unchecked Sendable {
     let socket: MessageSocket
-    private let state = Mutex<(log: [Message], autoAnswer: Bool, heldSyncs: Int, stop: Bool)>(([], true, 0, false))
+    private let state = Locked<(log: [Message], autoAnswer: Bool, heldSyncs: Int, stop: Bool)>(([], true, 0, false))
     private let finished = Flag()
 
     /// With `start: false` nothing reads the channel: the test does, on its

@@ -10,7 +10,7 @@ import Glibc
 
 /// A thread-safe boolean (Mutex itself cannot be captured by escaping closures).
 final class Flag: Sendable {
-    private let m = Mutex(false)
+    private let m = Locked(false)
     func set() { m.withLock { $0 = true } }
     var value: Bool { m.withLock { $0 } }
 }
