@@ -71,7 +71,7 @@ final class Session: @unchecked Sendable {
     /// One line per connection: which table formats the guest's driver used
     /// (the SVA guest case looks for its 2-level CD table here).
     private func logFetches(_ f: ConfigurationFetches) {
-        log.logger.info("configuration read from guest memory: STEs=\(f.streamTableEntries) CDs.single=\(f.singleCDs) CDs.linear=\(f.linearTableCDs) CDs.2level4K=\(f.twoLevel4KTableCDs) CDs.2level64K=\(f.twoLevel64KTableCDs)")
+        log.logger.info("configuration read from guest memory: STEs=\(f.streamTableEntries) CDs.single=\(f.singleCDs) CDs.linear=\(f.linearTableCDs) CDs.2level4K=\(f.twoLevel4KTableCDs) CDs.2level64K=\(f.twoLevel64KTableCDs) CDs.2levelLaterLeaf=\(f.laterLeafCDs)")
     }
 
     private func teardown() {

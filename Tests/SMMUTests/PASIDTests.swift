@@ -127,6 +127,8 @@ struct PASIDTests {
         #expect(Self.outputAddress(d, ssid: 1025) == m.pa[1025]! | 0x678)
         let after = d.smmu.configurationFetches
         #expect(after.twoLevel64KTableCDs - before.twoLevel64KTableCDs == 2)
+        // Both PASIDs live in L1CD[1]'s leaf, not the first one.
+        #expect(after.laterLeafCDs - before.laterLeafCDs == 2)
         #expect(after.twoLevel4KTableCDs == before.twoLevel4KTableCDs)
         #expect(after.linearTableCDs == before.linearTableCDs)
         #expect(after.streamTableEntries - before.streamTableEntries == 1)
@@ -136,6 +138,7 @@ struct PASIDTests {
         #expect(Self.outputAddress(lin.d, ssid: 1) == lin.pa[1]! | 0x678)
         #expect(lin.d.smmu.configurationFetches.linearTableCDs - linBefore.linearTableCDs == 1)
         #expect(lin.d.smmu.configurationFetches.twoLevel64KTableCDs == 0)
+        #expect(lin.d.smmu.configurationFetches.laterLeafCDs == 0)
     }
 
     /// S1DSS (5.2) decides for a transaction without a SubstreamID on a stream

@@ -10,7 +10,7 @@
 # shellcheck source=guest/lib/common.sh
 . /lib/vsmmu/common.sh
 
-checks=$(echo "${VSMMU_SVA_CHECKS:-bind-dma,iopf,iopf-abort,munmap,exit,teardown,scale,pri-teardown}" | tr ':' ',')
+checks=$(echo "${VSMMU_SVA_CHECKS:-bind-dma,iopf,iopf-abort,munmap,exit,teardown,pri-teardown,scale}" | tr ':' ',')
 [ -x /bin/vsmmu-sva ] || fail "no /bin/vsmmu-sva in the initramfs"
 say "checks: $checks"
 dmesg -c > /dev/null

@@ -213,7 +213,7 @@ final class TranslationUnit: CacheMaintenance, @unchecked Sendable {
         switch CDTable.lookup(stream: stream, substreamID: substreamID, configuration: configuration,
                               memory: memory, resolve: resolve) {
         case .success(let cd):
-            if let s1 = stream.stage1 { fetches.countCD(of: s1) }
+            if let s1 = stream.stage1 { fetches.countCD(of: s1, substreamID: substreamID) }
             configCache.insert(context: cd, for: streamID, substreamID, generation: generation)
             return .success(cd)
         case .failure(let f):

@@ -16,6 +16,7 @@
  * Copyright (c) 2026 The vSMMU authors
  */
 
+#include <linux/capability.h>
 #include <linux/fs.h>
 #include <linux/iommu.h>
 #include <linux/mm.h>
@@ -81,7 +82,8 @@ static void vsmmu_sva_unbind_locked(struct vsmmu_sva_ctx *ctx)
 	idle = sd->owner != ctx ||
 	       wait_event_timeout(sd->wq, sd->ops->idle(sd),
 				  msecs_to_jiffies(VSMMU_SVA_RELEASE_WAIT_MS));
-	if (idle && sd->owner == ctx)
+	/* idle, or held for ever: then the file goes, leaking the binding */
+	if (sd->owner == ctx)
 		sd->owner = NULL;
 	mutex_unlock(&sd->engine);
 	if (!idle) {
@@ -189,23 +191,24 @@ static long vsmmu_sva_dma(struct vsmmu_sva_ctx *ctx, void __user *arg)
 
 /*
  * mmap: the endpoint's registers, for tests that drive what the driver
- * does not (the PCIe endpoint's ATS and PRI requests, docs/sva.md)
+ * does not (the PCIe endpoint's ATS and PRI requests, docs/sva.md). Raw
+ * register access can make the endpoint DMA with any PASID and races the
+ * driver's own transfers: CAP_SYS_RAWIO only, shared mappings only.
  */
 static int vsmmu_sva_mmap(struct file *file, struct vm_area_struct *vma)
 {
 	struct vsmmu_sva_ctx *ctx = file->private_data;
 	struct vsmmu_sva_dev *sd = ctx->sd;
-	unsigned long size = vma->vm_end - vma->vm_start;
 
 	if (!sd->mmio_size)
 		return -ENODEV;
-	if (vma->vm_pgoff || size > PAGE_ALIGN(sd->mmio_size))
+	if (!capable(CAP_SYS_RAWIO))
+		return -EPERM;
+	if (!(vma->vm_flags & VM_SHARED))
 		return -EINVAL;
 	vma->vm_page_prot = pgprot_device(vma->vm_page_prot);
-	vm_flags_set(vma, VM_IO | VM_DONTEXPAND | VM_DONTDUMP);
-	return io_remap_pfn_range(vma, vma->vm_start,
-				  sd->mmio_phys >> PAGE_SHIFT, size,
-				  vma->vm_page_prot);
+	/* checks offset and size against the BAR, whatever the page size */
+	return vm_iomap_memory(vma, sd->mmio_phys, sd->mmio_size);
 }
 
 static long vsmmu_sva_ioctl(struct file *file, unsigned int cmd,

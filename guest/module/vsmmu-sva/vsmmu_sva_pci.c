@@ -6,8 +6,12 @@
  * through the endpoint's 2 KiB buffer: a transfer is a series of chunks,
  * all done when start() returns. Linux 6.12 enables PASID (and ATS) on the
  * endpoint for SVA but has no PRI-based I/O page faults for SMMUv3, so a
- * page the process has not made resident faults. The character device
- * also maps BAR0 for tests of ATS and PRI (docs/sva.md).
+ * page the process has not made resident faults. Transfers never time
+ * out here (timeout_ms is not used). The character device also maps BAR0
+ * for tests of ATS and PRI (docs/sva.md).
+ *
+ * Not handled: removal of the PCI function (sysfs remove, hot-unplug)
+ * while files are open; a test driver, it expects its endpoint to stay.
  *
  * Copyright (c) 2026 The vSMMU authors
  */
@@ -41,6 +45,7 @@ static int vsmmu_sva_pci_start(struct vsmmu_sva_dev *sd,
 {
 	u32 off, chunk, st = ST_OK;
 
+	sd->last_done = 0;
 	if (d->op == VSMMU_SVA_OP_FILL)
 		memset_io(sd->regs + REG_BUFFER, d->pattern, BUFFER_SIZE);
 	for (off = 0; off < d->len && st == ST_OK; off += chunk) {
@@ -67,7 +72,6 @@ static int vsmmu_sva_pci_result(struct vsmmu_sva_dev *sd, u32 *status,
 				u32 *done_len)
 {
 	*done_len = sd->last_done;
-	sd->last_done = 0;
 	switch (sd->last_status) {
 	case ST_OK:
 		*status = VSMMU_SVA_DMA_OK;
@@ -153,7 +157,7 @@ struct pci_driver vsmmu_sva_pci_driver = {
 	.probe = vsmmu_sva_pci_probe,
 	.remove = vsmmu_sva_pci_remove,
 	.driver = {
-		/* open files hold the device: no unbinding under them */
+		/* no driver unbind through sysfs under open files */
 		.suppress_bind_attrs = true,
 	},
 };

@@ -31,7 +31,7 @@
 #define GROUP_DONE	30	/* L=0 and L=1 before the unbind */
 #define GROUP_OPEN	31	/* L=0 only: its group never completes */
 #define STOP_INDEX	32	/* the stop marker */
-#define MAX_HOLDERS	64	/* bound processes waiting for A's PASID */
+#define MAX_HOLDERS	256	/* bound processes waiting for A's PASID */
 
 /* What an owner child reports once bound */
 struct owner_report {
@@ -44,13 +44,14 @@ struct owner_report {
 /* What it reports when told to end */
 struct owner_end {
 	uint32_t first_byte;	/* of the first page */
-	int32_t second_resident;
+	uint32_t pad;
 };
 
 struct owner {
 	pid_t pid;
 	int go;			/* write end: EOF tells the child to end */
 	int report;		/* read end */
+	int page;		/* its first page, a memfd the parent keeps */
 };
 
 static void sleep_ms(unsigned int ms)
@@ -61,18 +62,25 @@ static void sleep_ms(unsigned int ms)
 }
 
 /*
- * An owner: binds the file @fd (opened by the parent) to its own mm,
- * fills the first of two fresh pages with @byte, reports, then on the
- * parent's EOF reports what its memory holds and exits
+ * An owner: binds the file @fd (opened by the parent) to its own mm, maps
+ * the parent's one-page memfd @page_fd as the first of two pages (so that
+ * its physical page outlives the owner and no later owner can get it),
+ * fills it with @byte, reports, then on the parent's EOF reports what its
+ * memory holds and exits
  */
-static void owner_main(int fd, unsigned char byte, int go_fd, int report_fd)
+static void owner_main(int fd, int page_fd, unsigned char byte, int go_fd,
+		       int report_fd)
 {
-	unsigned char *p = map_anon(2 * PAGE, PROT_READ | PROT_WRITE);
+	const int keep[] = { fd, page_fd, go_fd, report_fd };
+	unsigned char *p;
 	struct owner_report r = { 0 };
 	struct owner_end e;
 	char c;
 
-	if (!p || sva_bind(fd, &r.pasid) < 0)
+	close_other_fds(keep, 4);
+	p = map_anon(2 * PAGE, PROT_READ | PROT_WRITE);
+	if (!p || mmap(p, PAGE, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED,
+		       page_fd, 0) == MAP_FAILED || sva_bind(fd, &r.pasid) < 0)
 		_exit(2);
 	memset(p, byte, PAGE);
 	r.va = (uintptr_t)p;
@@ -82,7 +90,7 @@ static void owner_main(int fd, unsigned char byte, int go_fd, int report_fd)
 	while (read(go_fd, &c, 1) > 0)
 		;
 	e.first_byte = p[0];
-	e.second_resident = resident_pages(p + PAGE, PAGE);
+	e.pad = 0;
 	if (write(report_fd, &e, sizeof(e)) != sizeof(e))
 		_exit(4);
 	_exit(0);
@@ -93,19 +101,19 @@ static int owner_start(struct owner *o, int fd, unsigned char byte,
 {
 	int go[2], rep[2];
 
+	o->page = memfd_create("vsmmu-sva-owner", MFD_CLOEXEC);
+	if (o->page < 0 || ftruncate(o->page, PAGE) < 0)
+		goto fail_page;
 	if (pipe2(go, O_CLOEXEC) < 0)
-		return -1;
+		goto fail_page;
 	if (pipe2(rep, O_CLOEXEC) < 0) {
 		close(go[0]);
 		close(go[1]);
-		return -1;
+		goto fail_page;
 	}
 	o->pid = fork();
-	if (o->pid == 0) {
-		close(go[1]);
-		close(rep[0]);
-		owner_main(fd, byte, go[0], rep[1]);
-	}
+	if (o->pid == 0)
+		owner_main(fd, o->page, byte, go[0], rep[1]);
 	close(go[0]);
 	close(rep[1]);
 	o->go = go[1];
@@ -116,9 +124,15 @@ static int owner_start(struct owner *o, int fd, unsigned char byte,
 		if (o->pid > 0)
 			waitpid(o->pid, NULL, 0);
 		o->pid = -1;
-		return -1;
+		goto fail_page;
 	}
 	return 0;
+fail_page:
+	if (o->page >= 0)
+		close(o->page);
+	o->page = -1;
+	o->pid = -1;
+	return -1;
 }
 
 /* Ends the owner: what its memory held, -1 if it did not say */
@@ -134,6 +148,17 @@ static int owner_end(struct owner *o, struct owner_end *e)
 	waitpid(o->pid, NULL, 0);
 	o->pid = -1;
 	return ok ? 0 : -1;
+}
+
+/* Ends the owner and gives its page back */
+static void owner_release(struct owner *o)
+{
+	struct owner_end e;
+
+	owner_end(o, &e);
+	if (o->page >= 0)
+		close(o->page);
+	o->page = -1;
 }
 
 /* Waits up to 2 s for PRG @index to have @count responses */
@@ -169,7 +194,7 @@ static int request(volatile uint32_t *bar, uint32_t code, uint64_t va,
 
 void check_pri_teardown(void)
 {
-	struct owner a = { .pid = -1 }, b = { .pid = -1 };
+	struct owner a = { .pid = -1, .page = -1 }, b = { .pid = -1, .page = -1 };
 	struct owner holders[MAX_HOLDERS];
 	int holder_fds[MAX_HOLDERS], nholders = 0;
 	struct owner_report ra, rb;
@@ -196,6 +221,7 @@ void check_pri_teardown(void)
 	}
 	seq = kmsg_last_seq();
 	testdev_wr32(bar, REG_COMMAND, CMD_CLEAR_RESULTS);
+	testdev_wr32(bar, REG_COMMAND, CMD_ATC_CLEAR);
 	/* Linux never enables PRI for SMMUv3: the test-only switch does */
 	ctrl = testdev_rd32(bar, REG_CTRL);
 	testdev_wr32(bar, REG_CTRL, ctrl | CTRL_FORCE_PRI);
@@ -273,6 +299,7 @@ void check_pri_teardown(void)
 		holders[nholders] = b;
 		holder_fds[nholders++] = fd_b;
 		b.pid = -1;
+		b.page = -1;
 		fd_b = -1;
 		sleep_ms(50);
 	}
@@ -282,9 +309,14 @@ void check_pri_teardown(void)
 		goto out;
 	}
 	/* B's translation, never A's: the ATC and TLBs forgot A's */
+	if (!ra.pa || !rb.pa || (rb.pa & ~0xfffull) == (ra.pa & ~0xfffull)) {
+		check(NAME, "FAIL", "setup: the owners' pages 0x%llx and 0x%llx "
+		      "must differ (A's memfd page is still held)",
+		      (unsigned long long)ra.pa, (unsigned long long)rb.pa);
+		goto out;
+	}
 	st = testdev_translate(bar, rb.va, rb.pasid, &tr, &info);
-	if (st != ST_OK || (tr & ~0xfffull) != (rb.pa & ~0xfffull) ||
-	    (tr & ~0xfffull) == (ra.pa & ~0xfffull)) {
+	if (st != ST_OK || (tr & ~0xfffull) != (rb.pa & ~0xfffull)) {
 		check(NAME, "FAIL", "ATS for owner B's page (PASID %u, VA "
 		      "0x%llx; A's was 0x%llx): status %u, address 0x%llx, "
 		      "expected B's 0x%llx (A's was 0x%llx)", rb.pasid,
@@ -305,11 +337,9 @@ void check_pri_teardown(void)
 		check(NAME, "FAIL", "owner B did not end cleanly");
 		goto out;
 	}
-	if (eb.first_byte != 0xc3 || eb.second_resident != 0) {
-		check(NAME, "FAIL", "owner B's memory: first byte 0x%02x "
-		      "(expected the DMA's 0xc3), second page %s", eb.first_byte,
-		      eb.second_resident ? "resident: A's page request "
-		      "faulted it in for B" : "not resident");
+	if (eb.first_byte != 0xc3) {
+		check(NAME, "FAIL", "owner B's memory: first byte 0x%02x, "
+		      "expected the DMA's 0xc3", eb.first_byte);
 		goto out;
 	}
 
@@ -339,18 +369,15 @@ void check_pri_teardown(void)
 	      "the unbind returned); Linux logged all 4 entries and denied "
 	      "the completed group and the stop marker, the open group got "
 	      "no response; reused by another process (%d bound before it "
-	      "took other PASIDs): its own translation 0x%llx (not "
-	      "0x%llx), DMA into its memory, and none of the old requests "
-	      "faulted its pages in", ra.pasid,
+	      "took other PASIDs): its own translation 0x%llx (not A's "
+	      "0x%llx, still allocated), DMA into its memory", ra.pasid,
 	      nholders, (unsigned long long)rb.pa,
 	      (unsigned long long)ra.pa);
 out:
-	if (a.pid > 0)
-		owner_end(&a, &eb);
-	if (b.pid > 0)
-		owner_end(&b, &eb);
+	owner_release(&a);
+	owner_release(&b);
 	for (int i = 0; i < nholders; i++) {
-		owner_end(&holders[i], &eb);
+		owner_release(&holders[i]);
 		close(holder_fds[i]);
 	}
 	if (bar) {

@@ -64,38 +64,6 @@ static unsigned char *map_file_data(size_t len, unsigned char byte)
 	return p == MAP_FAILED ? NULL : p;
 }
 
-/*
- * Interrupts of the SMMU's event queue so far (stall events arrive there),
- * or -1 if there is no such line (e.g. a combined interrupt)
- */
-static long evtq_interrupts(void)
-{
-	char line[512];
-	long total = -1;
-	FILE *f = fopen("/proc/interrupts", "r");
-
-	if (!f)
-		return -1;
-	while (fgets(line, sizeof(line), f)) {
-		char *s = strchr(line, ':');
-
-		if (!s || !strstr(line, "arm-smmu-v3-evtq"))
-			continue;
-		total = total < 0 ? 0 : total;
-		for (s++;;) {
-			char *end;
-			long v = strtol(s, &end, 10);
-
-			if (end == s)
-				break;
-			total += v;
-			s = end;
-		}
-	}
-	fclose(f);
-	return total;
-}
-
 /* One transfer that must end with @want; else FAIL naming @what */
 static int dma_expect(const char *name, const char *what, int fd, uint32_t op,
 		      const void *src, void *dst, size_t len, uint8_t pattern,

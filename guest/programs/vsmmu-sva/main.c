@@ -3,8 +3,8 @@
  * process (and children) to the SVA test driver's endpoint and checks what
  * the device's DMA sees. One "CHECK <name>: PASS|FAIL|UNSUPPORTED" line per
  * check; exit status 0 when none failed.
- *   --checks LIST     bind-dma,iopf,iopf-abort,munmap,exit,teardown,scale,
- *                     pri-teardown (default: all)
+ *   --checks LIST     bind-dma,iopf,iopf-abort,munmap,exit,teardown,
+ *                     pri-teardown,scale (default: all, in this order)
  *   --processes N     processes for 'scale' (default 64)
  */
 #define _GNU_SOURCE
@@ -19,7 +19,7 @@
 #include "sva.h"
 
 #define ALL_CHECKS \
-	"bind-dma,iopf,iopf-abort,munmap,exit,teardown,scale,pri-teardown"
+	"bind-dma,iopf,iopf-abort,munmap,exit,teardown,pri-teardown,scale"
 
 static int processes = 64;
 

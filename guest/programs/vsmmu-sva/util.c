@@ -3,6 +3,9 @@
  */
 #define _GNU_SOURCE
 #include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -47,5 +50,49 @@ void close_pipe(int p[2])
 		if (p[i] >= 0)
 			close(p[i]);
 		p[i] = -1;
+	}
+}
+
+/*
+ * Interrupts of the SMMU's event queue so far (stall events arrive there),
+ * or -1 if there is no such line (e.g. a combined interrupt)
+ */
+long evtq_interrupts(void)
+{
+	char line[512];
+	long total = -1;
+	FILE *f = fopen("/proc/interrupts", "r");
+
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f)) {
+		char *s = strchr(line, ':');
+
+		if (!s || !strstr(line, "arm-smmu-v3-evtq"))
+			continue;
+		total = total < 0 ? 0 : total;
+		for (s++;;) {
+			char *end;
+			long v = strtol(s, &end, 10);
+
+			if (end == s)
+				break;
+			total += v;
+			s = end;
+		}
+	}
+	fclose(f);
+	return total;
+}
+
+void close_other_fds(const int *keep, int n)
+{
+	for (int fd = 3; fd < 1024; fd++) {
+		int kept = 0;
+
+		for (int i = 0; i < n; i++)
+			kept |= keep[i] == fd;
+		if (!kept)
+			close(fd);
 	}
 }
