@@ -4,16 +4,9 @@
 # none does. The backend is the real one (it logs "listening on PATH" at
 # start); QEMU is the fake (scripts/tests/fake-qemu), which never connects.
 set -euo pipefail
-root=$(cd "$(dirname "$0")/../.." && pwd)
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-
-: > "$tmp/kernel"; : > "$tmp/initrd"
-boot() {
-    QEMU="$root/scripts/tests/fake-qemu" VSMMU_CACHE="$tmp/cache" "$root/scripts/boot-guest" \
-        --kernel "$tmp/kernel" --initrd "$tmp/initrd" --iommu vsmmu --timeout 20 \
-        --quiet --expect-backend-log "$1" > /dev/null 2> "$tmp/stderr"
-}
+# shellcheck source=scripts/tests/fake-boot
+source "$(dirname "$0")/fake-boot"
+boot() { fake_boot --iommu vsmmu --quiet --expect-backend-log "$1" > /dev/null; }
 pass=0 fail=0
 rc=0; boot 'info .*listening on .*vsmmu' || rc=$?
 if [ "$rc" = 0 ] && grep -q 'backend log: .*listening on' "$tmp/stderr"; then

@@ -5,18 +5,13 @@
 # started. A fake QEMU (scripts/tests/fake-qemu) prints console lines and
 # the guest verdict; the caller's stdout is a file that already holds a line.
 set -euo pipefail
-root=$(cd "$(dirname "$0")/../.." && pwd)
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-
-: > "$tmp/kernel"; : > "$tmp/initrd"
+# shellcheck source=scripts/tests/fake-boot
+source "$(dirname "$0")/fake-boot"
 
 out="$tmp/run.log"
 echo "written before boot-guest" > "$out"
 rc=0
-QEMU="$root/scripts/tests/fake-qemu" FAKE_CONSOLE=$'console line one\nVSMMU-GUEST: PASS' VSMMU_CACHE="$tmp/cache" "$root/scripts/boot-guest" \
-    --kernel "$tmp/kernel" --initrd "$tmp/initrd" --iommu none --timeout 20 \
-    >> "$out" 2> "$tmp/stderr" || rc=$?
+FAKE_CONSOLE=$'console line one\nVSMMU-GUEST: PASS' fake_boot --iommu none >> "$out" || rc=$?
 
 pass=0 fail=0
 check() {
