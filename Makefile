@@ -8,7 +8,7 @@ SHELL := /bin/bash
 SWIFT_RELEASE := swift build -c release
 BOOT := scripts/boot-guest
 
-.PHONY: all build run test test-unit test-sanitizers test-scripts test-qtest test-guest bench bench-model bench-socket bench-guest qemu kernel sva-kernel initramfs clean
+.PHONY: all build run test test-unit test-sanitizers test-fuzz test-scripts test-qtest test-guest fuzz bench bench-model bench-socket bench-guest qemu kernel sva-kernel initramfs clean
 
 all: build
 
@@ -37,7 +37,7 @@ run: build qemu kernel initramfs
 # Every test: unit and socket tests, the same under the thread and address
 # sanitizers, the scripts' own tests, the QEMU series' qtest, then the guest
 # suite.
-test: test-unit test-sanitizers test-scripts test-qtest test-guest
+test: test-unit test-sanitizers test-fuzz test-scripts test-qtest test-guest
 
 test-unit:
 	swift build --build-tests
@@ -46,6 +46,14 @@ test-unit:
 # The Swift tests under TSan and ASan (with leak checks); any report fails.
 test-sanitizers:
 	scripts/test-sanitizers
+
+# A short run of the model's libFuzzer harness (200000 inputs); `make fuzz`
+# is the soak (10 million).
+test-fuzz:
+	scripts/fuzz
+
+fuzz:
+	scripts/fuzz --runs 10000000
 
 # The runner scripts' tests (no QEMU or guest needed: fakes stand in).
 test-scripts:

@@ -8,6 +8,7 @@ let package = Package(
         .library(name: "vsmmu-c", type: .dynamic, targets: ["VSMMUCAPI"]),
         .executable(name: "vsmmu", targets: ["vsmmu"]),
         .executable(name: "vsmmu-bench", targets: ["vsmmu-bench"]),
+        .executable(name: "vsmmu-fuzz", targets: ["vsmmu-fuzz"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
@@ -41,6 +42,8 @@ let package = Package(
         .executableTarget(
             name: "vsmmu-bench", dependencies: ["SMMU", "VSMMUServer", "CVSMMU"],
             path: "Sources/vsmmu-bench"),
+        // libFuzzer harness of the model (scripts/fuzz); replays inputs without it.
+        .executableTarget(name: "vsmmu-fuzz", dependencies: ["SMMU"], path: "Sources/vsmmu-fuzz"),
         .testTarget(name: "SMMUTests", dependencies: ["SMMU"], path: "Tests/SMMUTests"),
         .testTarget(
             name: "ServerTests",
