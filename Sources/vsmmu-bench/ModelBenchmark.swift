@@ -11,17 +11,6 @@ import Glibc
 // with the worst single call, to show the per-operation cost stays flat when
 // the working set outgrows the TLB (SMMUv3.tlbCapacity entries).
 
-private final class NullHost: HostSignals, @unchecked Sendable {
-    let memory: RegionGuestMemory
-    init(_ memory: RegionGuestMemory) { self.memory = memory }
-    func raiseInterrupt(_ line: SMMUInterruptLine) {}
-    func writeMSI(address: PhysicalAddress, data: UInt32) { _ = memory.write32(at: address, data) }
-    func invalidate(_ invalidation: HostInvalidation) {}
-    func synchronize() -> Bool { true }
-    func deliverPageResponse(_ response: PageResponse) {}
-    func resolveStall(streamID: UInt32, stag: UInt16, retry: Bool) {}
-}
-
 /// A guest with one stage-1 stream (SID 1) and one nested stream (SID 2,
 /// identity stage 2 of 1 GiB blocks), both mapping `pages` 4 KiB pages,
 /// up to 1M (4 GiB of IOVA). Page p maps to frame p % `frames`, so the
@@ -42,7 +31,7 @@ private struct BenchGuest {
         let host = UnsafeMutableRawPointer.allocate(byteCount: size, alignment: 1 << 16)
         memset(host, 0, size)
         try memory.add(.init(guestAddress: PhysicalAddress(Self.ramBase), size: UInt64(size), host: host))
-        smmu = try SMMUv3(memory: memory, host: NullHost(memory))
+        smmu = try SMMUv3(memory: memory, host: MemoryOnlyHost(memory))
         let b = Self.ramBase
         let strtab = b + 0x20_0000, eventq = b + 0x11_0000
         w64(0x80, strtab | 1 << 62); w32(0x88, 6)

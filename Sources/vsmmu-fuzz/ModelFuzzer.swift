@@ -30,17 +30,6 @@ struct ModelFuzzer {
     /// Operations per input: bounded work.
     static let maxOps = 512
 
-    private final class Host: HostSignals, @unchecked Sendable {
-        let memory: RegionGuestMemory
-        init(_ memory: RegionGuestMemory) { self.memory = memory }
-        func raiseInterrupt(_ line: SMMUInterruptLine) {}
-        func writeMSI(address: PhysicalAddress, data: UInt32) { _ = memory.write32(at: address, data) }
-        func invalidate(_ invalidation: HostInvalidation) {}
-        func synchronize() -> Bool { true }
-        func deliverPageResponse(_ response: PageResponse) {}
-        func resolveStall(streamID: UInt32, stag: UInt16, retry: Bool) {}
-    }
-
     /// One model for the whole run, reset before each input (SMMUv3.reset:
     /// registers, queues, caches; RAM zeroed): a fresh model per input
     /// costs its 64K-entry TLB each time. State that survived a reset would
@@ -55,7 +44,7 @@ struct ModelFuzzer {
             try! memory.add(.init(guestAddress: PhysicalAddress(ramBase), size: UInt64(ramSize), host: ram))
             var configuration = SMMUConfiguration()
             configuration.substreamIDBits = 20
-            smmu = try! SMMUv3(configuration: configuration, memory: memory, host: Host(memory))
+            smmu = try! SMMUv3(configuration: configuration, memory: memory, host: MemoryOnlyHost(memory))
             for sid: UInt32 in 0..<8 {
                 smmu.registerEndpoint(Endpoint(streamID: sid, ats: true, pri: true, pasidBits: 20))
             }
