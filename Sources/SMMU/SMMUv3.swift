@@ -14,9 +14,12 @@ public final class SMMUv3: @unchecked Sendable {
     public let host: any HostSignals
     let control: ControlUnit
     let translation: TranslationUnit
+    let checker: DriverChecker?
 
+    /// `checking`: check mode (docs/checker.md), reporting where the guest's
+    /// driver breaks the architecture's rules.
     public init(configuration: SMMUConfiguration = .init(), memory: any GuestMemory,
-                host: any HostSignals) throws(SMMUConfiguration.Invalid) {
+                host: any HostSignals, checking: CheckOptions? = nil) throws(SMMUConfiguration.Invalid) {
         try configuration.validate()
         self.configuration = configuration
         self.memory = memory
@@ -24,7 +27,19 @@ public final class SMMUv3: @unchecked Sendable {
         control = ControlUnit(configuration: configuration, memory: memory, host: host)
         translation = TranslationUnit(configuration: configuration, memory: memory, host: host, events: control)
         control.caches = translation
+        let translation = self.translation, control = self.control
+        let checker = checking.map {
+            DriverChecker(options: $0, configuration: configuration, memory: memory, tlb: translation.tlb,
+                          configCache: translation.configCache)
+        }
+        self.checker = checker
+        checker?.control = control
+        control.checker = checker
+        translation.checker = checker
     }
+
+    /// Check mode's findings so far (nil when not checking).
+    public var checkSummary: CheckSummary? { checker?.summary }
 
     /// The architected register region: 128 KiB (pages 0 and 1).
     public static let mmioSize: UInt64 = 0x20000

@@ -49,7 +49,7 @@ extension ControlUnit {
                 let words = CommandWords(w0: UInt64(littleEndian: raw.0), w1: UInt64(littleEndian: raw.1))
                 switch CommandDecoder.decode(words, context) {
                 case .success(let command):
-                    outcome = execute(command)
+                    outcome = execute(command, at: cons & geometry.pointerMask)
                     if case .sync(.sev) = command { wake = configuration.sev }
                 case .failure(let error): outcome = .failure(error)
                 }
@@ -89,8 +89,9 @@ extension ControlUnit {
     /// Carries out one decoded command. Cache effects go to the translation
     /// caches and, as a HostInvalidation, to host-side caches. Success carries
     /// the signals to send once the command is consumed (CMD_SYNC's).
-    private func execute(_ command: Command) -> Result<PendingSignals, CommandError> {
+    private func execute(_ command: Command, at index: UInt32) -> Result<PendingSignals, CommandError> {
         var signals = PendingSignals()
+        defer { if let checker { observe(command, at: index, checker) } }
         switch command {
         case .prefetchConfig(let sid, let ssid):
             caches?.prefetchConfiguration(streamID: sid, substreamID: ssid)
@@ -127,6 +128,15 @@ extension ControlUnit {
                 host.resolveStall(streamID: s, stag: stag, retry: false)
             }
         case .sync(let completion):
+            if let checker {
+                checker.commandSync(index: index, pri: priQueueSnapshot())
+                if case .irq(let address, _) = completion, configuration.msi {
+                    checker.syncMSI(address: address, index: index)
+                }
+                // Every use after this SYNC of what the model cached must
+                // reach the model to be checked: the host drops its copies.
+                host.invalidate(.all)
+            }
             // 4.7.3: complete only when every earlier invalidation has taken
             // effect everywhere, ATCs included. No lock is held here.
             guard host.synchronize() else { return .failure(.CERROR_ATC_INV_SYNC) }
@@ -150,6 +160,28 @@ extension ControlUnit {
             }
         }
         return .success(signals)
+    }
+
+    /// Check mode's view of a consumed command (after its effect).
+    private func observe(_ command: Command, at index: UInt32, _ checker: DriverChecker) {
+        switch command {
+        case .cfgiStreams(let range):
+            checker.configInvalidated(streams: range, index: index, pri: priQueueSnapshot())
+        case .cfgiContexts(let sid, let ssid):
+            checker.configInvalidated(streams: nil, contextsOf: sid, substreamID: ssid, index: index,
+                                      pri: priQueueSnapshot())
+        case .tlbi(let scope):
+            checker.tlbInvalidated(Self.hostInvalidation(for: scope))
+        case .atcInvalidate(let sid, let ssid, let address, let size, let global):
+            if controlState.smmuEnabled {
+                checker.atcInvalidated(.atc(streamID: sid, substreamID: ssid, address: address, size: size,
+                                            global: global))
+            }
+        case .priResponse(let response):
+            if controlState.smmuEnabled { checker.pageResponse(response) }
+        case .prefetchConfig, .prefetchAddress, .resume, .stallTerminate, .sync:
+            break
+        }
     }
 
     static func hostInvalidation(for scope: TLBScope) -> HostInvalidation {

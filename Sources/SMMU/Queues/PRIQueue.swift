@@ -28,7 +28,8 @@ struct EncodedPageRequest: MutableBitRecord, Sendable, Equatable {
     var last: Bool { self[PageRequest.Fields.last] }
 }
 
-enum PRIEnqueueResult { case queued, overflow, dropped }
+/// `queued`: the PROD pointer the record was written at.
+enum PRIEnqueueResult { case queued(UInt32), overflow, dropped }
 
 extension ControlRegisters {
     /// Writes one PRI record at PRIQ_PROD, or reports the overflow condition
@@ -70,7 +71,7 @@ extension ControlRegisters {
             out.add(irq)
             priIRQArmed = false
         }
-        return .queued
+        return .queued(prod & g.pointerMask)
     }
 }
 
@@ -86,7 +87,8 @@ extension ControlUnit {
         let result = registers.withLock { $0.enqueuePageRequest(EncodedPageRequest(normalized), memory: memory, &out) }
         if out.first != nil { deliver(out) }
         switch result {
-        case .queued:
+        case .queued(let pointer):
+            checker?.pageRequestQueued(normalized, at: pointer)
             return .queued
         case .dropped:
             // 8.2: with effective PRIQEN == 0 or PRIQ_ABT_ERR active, every PPR (not a

@@ -14,6 +14,8 @@ final class ControlUnit: EventSink, @unchecked Sendable {
     let memory: any GuestMemory
     let host: any HostSignals
     weak var caches: (any CacheMaintenance)?
+    /// Check mode (nil: off).
+    var checker: DriverChecker?
     let ids: IDRegisters
 
     let registers: Locked<ControlRegisters>
@@ -47,15 +49,29 @@ final class ControlUnit: EventSink, @unchecked Sendable {
         guard valid(offset, size) else { return [] }
         let o = UInt32(offset)
         var out = PendingSignals()
+        var violation: CheckReport?
         registers.withLock { r in
+            if let checker, let (reg, _) = r.layout.slots[o] {
+                violation = checker.registerWrite(reg, offset: o, value: size == 4 ? value & 0xFFFF_FFFF : value, before: r)
+            }
             r.write32(o, UInt32(truncatingIfNeeded: value), &out)
             if size == 8 { r.write32(o + 4, UInt32(truncatingIfNeeded: value >> 32), &out) }
             // The write may have made the Event queue writable (7.2.1).
             if r.stalls.hasHeldRecords { r.writeHeldStallRecords(memory: memory, &out) }
             publish(r)
         }
+        if let violation { checker?.emit([violation]) }
         deliver(out)
         return out.effect
+    }
+
+    /// The PRI queue's pointers now (for check mode).
+    func priQueueSnapshot() -> PRIQueueSnapshot {
+        registers.withLock { r in
+            PRIQueueSnapshot(enabled: r.cr0 & RegBits.PRIQEN != 0, geometry: r.geometry(.PRIQ_BASE),
+                             prod: UInt32(truncatingIfNeeded: r[.PRIQ_PROD]),
+                             cons: UInt32(truncatingIfNeeded: r[.PRIQ_CONS]))
+        }
     }
 
     /// Called with `registers` held.

@@ -11,6 +11,8 @@ final class TranslationUnit: CacheMaintenance, @unchecked Sendable {
     let tlb = TLB()
     let configCache = ConfigCache()
     let fetches = ConfigurationFetchCounters()
+    /// Check mode (nil: off).
+    var checker: DriverChecker?
     private let endpoints = Locked<[UInt32: Endpoint]>([:])
 
     init(configuration: SMMUConfiguration, memory: any GuestMemory, host: any HostSignals, events: ControlUnit) {
@@ -115,14 +117,22 @@ final class TranslationUnit: CacheMaintenance, @unchecked Sendable {
         let singleRange = stream.streamWorld == .el2
         let tag = TLB.Tag(el2: el2, vmid: stream.vmidTag, asid: context?.asid, aset: context?.aset ?? false)
         let tlbAddress = TLB.keyAddress(request.address, context: context, singleRange: singleRange)
+        let regime = context.map { Stage1Regime(ttb0: $0.ttb0, ttb1: $0.ttb1, wxn: $0.wxn, uwxn: $0.uwxn, el2: singleRange, pan: $0.pan) }
         if !splitStage, let (entry, log2, global) = tlb.lookup(tag: tag, address: tlbAddress),
            entry.permissions.allows(request.access) {
-            return .translated(makeTranslation(request, stream: stream, context: context,
-                                               outputBase: .physical(entry.outputBase), sizeLog2: log2,
-                                               permissions: entry.permissions, global: global))
+            let t = makeTranslation(request, stream: stream, context: context, outputBase: .physical(entry.outputBase),
+                                    sizeLog2: log2, permissions: entry.permissions, global: global)
+            if let checker {
+                checker.tlbHit(key: WalkKey(tag: tag, global: global, keyAddress: tlbAddress, sizeLog2: log2),
+                               address: request.address)
+                if request.ats {
+                    checker.atsTranslation(checkedWalk(t, request, tag: tag, tlbAddress: tlbAddress, regime: regime,
+                                                       stream: stream, output: entry.outputBase))
+                }
+            }
+            return .translated(t)
         }
 
-        let regime = context.map { Stage1Regime(ttb0: $0.ttb0, ttb1: $0.ttb1, wxn: $0.wxn, uwxn: $0.uwxn, el2: singleRange, pan: $0.pan) }
         switch PageTableWalker.walk(address: request.address, access: request.access, stage1: regime,
                                     stage2: stream.stage2?.table, memory: memory) {
         case .success(let walk):
@@ -137,8 +147,16 @@ final class TranslationUnit: CacheMaintenance, @unchecked Sendable {
                 ? .intermediate((walk.intermediateAddress ?? IntermediateAddress(bypassingStage1: request.address))
                     .alignedDown(log2: log2))
                 : .physical(outputBase)
-            return .translated(makeTranslation(request, stream: stream, context: context, outputBase: output,
-                                               sizeLog2: log2, permissions: walk.permissions, global: walk.global))
+            let t = makeTranslation(request, stream: stream, context: context, outputBase: output,
+                                    sizeLog2: log2, permissions: walk.permissions, global: walk.global)
+            if let checker {
+                let checked = checkedWalk(t, request, tag: tag, tlbAddress: tlbAddress, regime: regime,
+                                          stream: stream, output: outputBase)
+                checker.cachedWalk(key: WalkKey(tag: tag, global: walk.global, keyAddress: tlbAddress, sizeLog2: log2),
+                                   checked)
+                if request.ats { checker.atsTranslation(checked) }
+            }
+            return .translated(t)
         case .failure(let fault):
             // 3.9.1.2, 13.7: a Permission fault on the page answers an ATS
             // request with the permissions that are available: a write intent
@@ -151,6 +169,15 @@ final class TranslationUnit: CacheMaintenance, @unchecked Sendable {
             }
             return walkFault(fault, request, stream: stream, context: context)
         }
+    }
+
+    /// What check mode keeps of a translation to walk it again later.
+    private func checkedWalk(_ t: Translation, _ request: TranslationRequest, tag: TLB.Tag, tlbAddress: UInt64,
+                             regime: Stage1Regime?, stream: StreamConfig, output: PhysicalAddress) -> CachedWalk {
+        CachedWalk(lookupTag: tag, lookupAddress: tlbAddress, tags: CachedTranslationTags(t),
+                   inputs: WalkInputs(address: request.address, access: request.access, stage1: regime,
+                                      stage2: stream.stage2?.table),
+                   outputBase: output, permissions: t.permissions)
     }
 
     /// The identity block of a transaction that bypasses translation: the
@@ -184,12 +211,22 @@ final class TranslationUnit: CacheMaintenance, @unchecked Sendable {
     // MARK: - Configuration lookups (through the configuration cache)
 
     func streamConfig(_ streamID: UInt32, control: ControlState) -> Result<StreamConfig, ConfigFault> {
-        if let cached = configCache.stream(streamID) { return .success(cached) }
+        if let cached = configCache.stream(streamID) {
+            checker?.configHit(.stream(streamID))
+            return .success(cached)
+        }
         let generation = configCache.generation
         let result = StreamTable.lookup(streamID: streamID, control: control, configuration: configuration, memory: memory)
-        if case .success(let s) = result {
+        switch result {
+        case .success(let s):
             fetches.countSTE()
             configCache.insert(stream: s, for: streamID, generation: generation)
+            checker?.configFetched(.stream(streamID), .stream(s), cached: true)
+        case .failure(let f):
+            if let checker {
+                checker.configFetched(.stream(streamID), checker.observedFault(.stream(streamID), f, control: control),
+                                      cached: false)
+            }
         }
         return result
     }
@@ -198,7 +235,10 @@ final class TranslationUnit: CacheMaintenance, @unchecked Sendable {
 
     private func contextDescriptor(stream: StreamConfig, streamID: UInt32, substreamID: UInt32,
                                    _ request: TranslationRequest) -> Result<ContextDescriptor, FaultOutcome> {
-        if let cached = configCache.context(streamID, substreamID) { return .success(cached) }
+        if let cached = configCache.context(streamID, substreamID) {
+            checker?.configHit(.context(streamID, substreamID))
+            return .success(cached)
+        }
         let generation = configCache.generation
         // CD and L1CD addresses are IPAs: translated by stage 2 under nesting,
         // the PA itself otherwise (5.2 S1ContextPtr).
@@ -215,8 +255,10 @@ final class TranslationUnit: CacheMaintenance, @unchecked Sendable {
         case .success(let cd):
             if let s1 = stream.stage1 { fetches.countCD(of: s1, substreamID: substreamID) }
             configCache.insert(context: cd, for: streamID, substreamID, generation: generation)
+            checker?.configFetched(.context(streamID, substreamID), .context(cd), cached: true)
             return .success(cd)
         case .failure(let f):
+            checker?.configFetched(.context(streamID, substreamID), .absent, cached: false)
             if f.stage2Fault, var s2 = stage2Fault {
                 s2.faultClass = .cd
                 return .failure(FaultOutcome(fault: walkFault(s2, request, stream: stream, context: nil)))

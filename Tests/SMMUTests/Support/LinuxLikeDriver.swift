@@ -1,3 +1,4 @@
+import Testing
 @testable import SMMU
 
 /// Drives an SMMUv3 the way Linux's arm-smmu-v3 driver does: queues in RAM,
@@ -25,14 +26,36 @@ final class LinuxLikeDriver {
     /// IDR0.MSI and IDR0.COHACC), else Linux uses SIG_SEV and polls CONS.
     var msiPoll: Bool { probed.msi && probed.coherent }
 
+    /// Check mode's reports (docs/checker.md); on by default, so every
+    /// Linux-shaped test here is also a no-false-alarm test of the checker.
+    let checkReports = Shared<[CheckReport]>([])
+    /// A driver that does what Linux does must draw no report: with
+    /// `check` on, any report left at the end fails the test, unless the
+    /// test takes them (`takeCheckReports`) to look at them itself.
+    private let failOnReports: Bool
+
+    func takeCheckReports() -> [CheckReport] { checkReports.mutex.withLock { r in defer { r = [] }; return r } }
+
+    deinit {
+        let left = checkReports.value
+        if failOnReports && !left.isEmpty {
+            Issue.record("check mode reported a Linux-shaped sequence: \(left.map(\.summaryLine))")
+        }
+    }
+
     /// `wrapMemory` lets a test put its own GuestMemory (e.g. HookedMemory)
     /// between the SMMU and the RAM; the driver itself writes RAM directly.
+    /// `check`: check mode (off where a test looks at every invalidation
+    /// the host is sent: check mode adds an invalidate-all at each CMD_SYNC).
     init(configuration: SMMUConfiguration = .init(),
-         wrapMemory: ((RegionGuestMemory) -> any GuestMemory)? = nil) throws {
+         wrapMemory: ((RegionGuestMemory) -> any GuestMemory)? = nil, check: Bool = true) throws {
         ram = TestRAM()
         host = DriverHost()
         host.ram = ram
-        smmu = try SMMUv3(configuration: configuration, memory: wrapMemory?(ram.memory) ?? ram.memory, host: host)
+        let reports = checkReports
+        failOnReports = check
+        smmu = try SMMUv3(configuration: configuration, memory: wrapMemory?(ram.memory) ?? ram.memory, host: host,
+                          checking: check ? CheckOptions { r in reports.update { $0.append(r) } } : nil)
         cmdq = ram.base + 0x10_0000
         eventq = ram.base + 0x11_0000
         priq = ram.base + 0x12_0000

@@ -1,0 +1,155 @@
+/// What the checker keeps about each STE and CD it has seen (rules `cfgi`,
+/// `hitless`, `pasid-reuse`).
+
+enum ConfigKey: Hashable, Sendable {
+    case stream(UInt32)
+    case context(UInt32, UInt32)
+
+    var streamID: UInt32 {
+        switch self { case .stream(let s), .context(let s, _): s }
+    }
+    var substreamID: UInt32? {
+        if case .context(_, let ssid) = self { return ssid }
+        return nil
+    }
+}
+
+/// An STE or CD as decoded, in the bits the SMMU uses for it: the decoders
+/// keep only the fields the entry's own configuration uses (an STE in
+/// bypass keeps no stage fields), so two observations compare equal exactly
+/// when they configure the same thing.
+enum ObservedConfig: Hashable, Sendable {
+    /// V == 0, or not reachable (no table, an invalid L1 descriptor). Break
+    /// before make passes through this state, which is allowed.
+    case absent
+    /// V == 1 but ILLEGAL.
+    case illegal
+    case stream(StreamConfig)
+    case context(ContextDescriptor)
+
+    var isValid: Bool {
+        switch self { case .stream, .context: true; case .absent, .illegal: false }
+    }
+
+    /// The address space a CD gives its substream (rule `pasid-reuse`).
+    var addressSpace: AddressSpaceIdentity? {
+        guard case .context(let cd) = self else { return nil }
+        return AddressSpaceIdentity(asid: cd.asid, ttb0: cd.ttb0?.tableBase.raw, ttb1: cd.ttb1?.tableBase.raw)
+    }
+
+    var summary: String {
+        switch self {
+        case .absent: "invalid (V == 0 or unreachable)"
+        case .illegal: "ILLEGAL"
+        case .stream(let s):
+            switch s.mode {
+            case .abort: "valid: abort"
+            case .bypass: "valid: bypass"
+            case .translate:
+                "valid: translate" + (s.stage1.map { " S1ContextPtr=\($0.contextPointer) S1CDMax=\($0.cdMaxBits)" } ?? "")
+                    + (s.stage2.map { " S2VMID=\($0.vmid)" } ?? "")
+            }
+        case .context(let cd):
+            "valid: ASID=\(cd.asid) TTB0=\(cd.ttb0.map { "\($0.tableBase)" } ?? "disabled")"
+                + " TTB1=\(cd.ttb1.map { "\($0.tableBase)" } ?? "disabled")"
+        }
+    }
+}
+
+struct AddressSpaceIdentity: Hashable, Sendable {
+    var asid: UInt16
+    var ttb0: UInt64?
+    var ttb1: UInt64?
+}
+
+/// One STE or CD between invalidations.
+struct ConfigRecord: Sendable {
+    /// What it was at the last CFGI covering it (or when first seen).
+    var anchor: ObservedConfig
+    /// Other states seen since, in order (bounded).
+    var interim: [ObservedConfig] = []
+    /// The value the configuration cache holds, if it holds one.
+    var cached: ObservedConfig?
+    /// Rule `cfgi`: set at a CMD_SYNC where memory no longer matched the
+    /// cached value; a later use of the cached value is the violation.
+    var staleAtSync: (commandIndex: UInt32, observed: String)?
+    var staleReported = false
+    /// The last valid CD's address space (rule `pasid-reuse`).
+    var lastAddressSpace: AddressSpaceIdentity?
+
+    static let maxInterim = 4
+
+    mutating func observe(_ o: ObservedConfig) {
+        guard o != anchor, !interim.contains(o) else { return }
+        if interim.count < Self.maxInterim { interim.append(o) }
+    }
+}
+
+/// Page requests the SMMU queued and what became of them (rule `pasid-reuse`).
+struct PRITracker: Sendable {
+    struct Queued: Sendable {
+        var pointer: UInt32
+        var prgIndex: UInt16
+    }
+    struct Group: Hashable, Sendable {
+        var streamID: UInt32
+        var prgIndex: UInt16
+    }
+    /// Records written to the PRI queue, per (StreamID, SubstreamID), by PROD pointer.
+    var queued: [ConfigKey: [Queued]] = [:]
+    /// Complete groups (a request with L = 1 queued) with no CMD_PRI_RESP yet,
+    /// and the SubstreamID they came with.
+    var awaitingResponse: [Group: UInt32?] = [:]
+
+    static let maxQueued = 4096
+
+    mutating func queued(_ r: PageRequest, at pointer: UInt32) {
+        guard let ssid = r.substreamID else {
+            if r.last && !r.isStopMarker { awaitingResponse[Group(streamID: r.streamID, prgIndex: r.prgIndex)] = .some(nil) }
+            return
+        }
+        let key = ConfigKey.context(r.streamID, ssid)
+        if queued[key, default: []].count < Self.maxQueued {
+            queued[key, default: []].append(Queued(pointer: pointer, prgIndex: r.prgIndex))
+        }
+        if r.last && !r.isStopMarker { awaitingResponse[Group(streamID: r.streamID, prgIndex: r.prgIndex)] = ssid }
+    }
+
+    mutating func responded(_ r: PageResponse) {
+        let g = Group(streamID: r.streamID, prgIndex: r.prgIndex)
+        guard let ssid = awaitingResponse[g] else { return }
+        if r.substreamID == nil || ssid == nil || ssid == r.substreamID { awaitingResponse[g] = nil }
+    }
+
+    /// Forgets records software has consumed: those no longer between
+    /// PRIQ_CONS and PRIQ_PROD (all of them while the queue is disabled).
+    mutating func prune(_ q: PRIQueueSnapshot) {
+        for (key, list) in queued {
+            let left = list.filter { q.holds($0.pointer) }
+            queued[key] = left.isEmpty ? nil : left
+        }
+    }
+
+    /// What is outstanding for one (StreamID, SubstreamID).
+    func outstanding(streamID: UInt32, substreamID: UInt32) -> (inQueue: Int, unanswered: [UInt16]) {
+        let inQueue = queued[.context(streamID, substreamID)]?.count ?? 0
+        let groups = awaitingResponse.filter { $0.key.streamID == streamID && $0.value == substreamID }
+            .map(\.key.prgIndex).sorted()
+        return (inQueue, groups)
+    }
+}
+
+/// PRIQ_PROD, PRIQ_CONS and the queue's geometry at one instant.
+struct PRIQueueSnapshot: Sendable {
+    var enabled: Bool
+    var geometry: QueueGeometry
+    var prod: UInt32
+    var cons: UInt32
+
+    /// Whether the record written at `pointer` is still unconsumed.
+    func holds(_ pointer: UInt32) -> Bool {
+        guard enabled else { return false }
+        let g = geometry
+        return g.count(prod: pointer, cons: cons) < g.count(prod: prod, cons: cons)
+    }
+}

@@ -1,0 +1,419 @@
+/// Check mode (docs/checker.md): watches what the guest's driver does to the
+/// model's tables and queues and reports where it relies on something the
+/// architecture does not promise. It only observes: the model translates,
+/// caches and executes exactly as without it (except that at each CMD_SYNC
+/// it also asks the host to drop its translation caches, so that every use
+/// of a stale model entry after the SYNC reaches the model and is seen).
+///
+/// The hooks are called by ControlUnit and TranslationUnit. Lock order:
+/// ControlUnit's register lock, then `state`, then the TLB's, the
+/// configuration cache's and the published-control-state locks. Reports
+/// are passed to the sink after `state` is released.
+final class DriverChecker: @unchecked Sendable {
+    let rules: Set<CheckRule>
+    private let options: CheckOptions
+    let configuration: SMMUConfiguration
+    let memory: CheckerMemory
+    private let tlb: TLB
+    private let configCache: ConfigCache
+    /// Set by SMMUv3 once the control unit exists.
+    weak var control: ControlUnit?
+
+    private struct State {
+        /// CMD_SYNCs consumed so far.
+        var syncs: UInt64 = 0
+        var walks: [WalkKey: WalkRecord] = [:]
+        var ats: [ATSKey: ATSRecord] = [:]
+        var configs: [ConfigKey: ConfigRecord] = [:]
+        var pri = PRITracker()
+        var summary = CheckSummary()
+    }
+    private let state = Locked(State())
+
+    /// Bounds of what is tracked (the TLB's capacity for translations).
+    static let maxWalks = TLB.defaultCapacity
+    static let maxATS = 65536
+    static let maxConfigs = 65536
+
+    init(options: CheckOptions, configuration: SMMUConfiguration, memory: any GuestMemory, tlb: TLB,
+         configCache: ConfigCache) {
+        self.options = options
+        rules = options.rules
+        self.configuration = configuration
+        self.memory = CheckerMemory(memory)
+        self.tlb = tlb
+        self.configCache = configCache
+    }
+
+    var summary: CheckSummary { state.withLock { $0.summary } }
+
+    /// Counts the reports and passes those within the per-rule bound on.
+    func emit(_ reports: [CheckReport]) {
+        guard !reports.isEmpty else { return }
+        let pass = state.withLock { s in
+            reports.filter { r in
+                s.summary.counts[r.rule, default: 0] += 1
+                return s.summary.counts[r.rule, default: 0] <= options.reportsPerRule
+            }
+        }
+        for r in pass { options.report(r) }
+    }
+
+    private func checks(_ rule: CheckRule) -> Bool { rules.contains(rule) }
+
+    // MARK: - Translations (rules tlbi, atc-inv)
+
+    /// A walk's result went into the TLB.
+    func cachedWalk(key: WalkKey, _ walk: CachedWalk) {
+        guard checks(.tlbInvalidation) else { return }
+        state.withLock { s in
+            if s.walks[key] == nil && s.walks.count >= Self.maxWalks { s.summary.untracked += 1; return }
+            s.walks[key] = WalkRecord(walk: walk)
+        }
+    }
+
+    /// A translation was served from the TLB entry `key`.
+    func tlbHit(key: WalkKey, address: InputAddress) {
+        guard checks(.tlbInvalidation) else { return }
+        let found = state.withLock { s -> CachedWalk? in
+            guard let r = s.walks[key], r.violation != nil, !r.reported else { return nil }
+            return r.walk
+        }
+        guard var walk = found else { return }
+        // Compare at the address used, which may lie anywhere in the block.
+        walk.inputs.address = address
+        let now = Staleness.of(walk, memory: memory)
+        guard now.isStale else { return }
+        let report = state.withLock { s -> CheckReport? in
+            guard var r = s.walks[key], let v = r.violation, !r.reported else { return nil }
+            r.reported = true
+            s.walks[key] = r
+            return CheckReport(rule: .tlbInvalidation, streamID: walk.tags.streamID, substreamID: walk.tags.substreamID,
+                               asid: walk.tags.asid, vmid: walk.tags.vmid, address: address.raw,
+                               commandIndex: v.commandIndex,
+                               observed: "translation served from a TLB entry after a CMD_SYNC although its "
+                                + "descriptors had changed with no TLBI covering it: \(now.observed)")
+        }
+        if let report { emit([report]) }
+    }
+
+    /// An ATS Translation Request returned this translation to an endpoint.
+    func atsTranslation(_ walk: CachedWalk) {
+        guard checks(.atcInvalidation) else { return }
+        let key = ATSKey(streamID: walk.tags.streamID, substreamID: walk.tags.substreamID,
+                         base: walk.tags.inputBase, sizeLog2: walk.tags.sizeLog2)
+        state.withLock { s in
+            if s.ats[key] == nil && s.ats.count >= Self.maxATS { s.summary.untracked += 1; return }
+            s.ats[key] = ATSRecord(walk: walk)
+        }
+    }
+
+    /// A TLBI was consumed (`invalidation`: what it covers).
+    func tlbInvalidated(_ invalidation: HostInvalidation) {
+        state.withLock { s in
+            if checks(.tlbInvalidation) {
+                for (k, r) in s.walks where r.staleSince != nil && !r.regimeInvalidatedSince {
+                    // Its regime: the same tags, any address.
+                    var anywhere = r.walk.tags
+                    anywhere.inputBase = 0
+                    anywhere.sizeLog2 = 64
+                    if invalidation.covers(anywhere) { s.walks[k]!.regimeInvalidatedSince = true }
+                }
+            }
+            if checks(.atcInvalidation) {
+                for (k, r) in s.ats where r.invalidatedAtSync == nil && invalidation.covers(r.walk.tags) {
+                    s.ats[k]!.invalidatedAtSync = s.syncs
+                }
+            }
+        }
+    }
+
+    /// A CMD_ATC_INV was consumed.
+    func atcInvalidated(_ invalidation: HostInvalidation) {
+        guard checks(.atcInvalidation) else { return }
+        state.withLock { s in
+            s.ats = s.ats.filter { !invalidation.covers($0.value.walk.tags, in: .atc) }
+        }
+    }
+
+    // MARK: - CMD_SYNC
+
+    /// A CMD_SYNC at CMDQ index `index` is being consumed: everything the
+    /// driver did before it is visible, and the driver may rely on every
+    /// invalidation before it once it completes.
+    func commandSync(index: UInt32, pri: PRIQueueSnapshot) {
+        var reports: [CheckReport] = []
+        let control = self.control?.controlState ?? ControlState()
+        state.withLock { s in
+            s.syncs &+= 1
+            if checks(.tlbInvalidation) { sweepWalks(&s, index: index) }
+            if checks(.atcInvalidation) { reports += sweepATS(&s, index: index) }
+            if checks(.configInvalidation) || checks(.hitlessUpdate) { sweepConfigs(&s, index: index, control: control) }
+            if checks(.pasidReuse) { s.pri.prune(pri) }
+        }
+        emit(reports)
+    }
+
+    /// Rule tlbi: entries the TLB still holds whose tables changed. A
+    /// changed entry becomes a violation only once a TLBI of its regime
+    /// (its ASID and VMID, any address) was consumed after the change and
+    /// this CMD_SYNC found the entry still there: until a TLBI comes, the
+    /// invalidation may simply not be queued yet (a driver, or the CPU's
+    /// mm for SVA, changes PTEs first and invalidates after, while other
+    /// CPUs' CMD_SYNCs complete).
+    private func sweepWalks(_ s: inout State, index: UInt32) {
+        for (key, r) in s.walks {
+            guard let hit = tlb.lookup(tag: r.walk.lookupTag, address: r.walk.lookupAddress),
+                  hit.sizeLog2 == key.sizeLog2, hit.global == key.global, hit.entry.outputBase == r.walk.outputBase
+            else {
+                s.walks[key] = nil
+                continue
+            }
+            guard r.violation == nil else { continue }
+            var record = r
+            switch Staleness.of(r.walk, memory: memory) {
+            case .current:
+                record.staleSince = nil
+                record.regimeInvalidatedSince = false
+            case .changed(let what), .removed(let what):
+                if record.staleSince == nil {
+                    record.staleSince = s.syncs
+                } else if record.regimeInvalidatedSince {
+                    record.violation = (index, what + "; a TLBI of its ASID/VMID was consumed after the "
+                                        + "change, then this CMD_SYNC, and none covered the entry")
+                }
+            }
+            s.walks[key] = record
+        }
+    }
+
+    /// Rule atc-inv: a translation handed to an ATC whose range a TLBI
+    /// covered (the driver changed it) and whose tables changed, still not
+    /// covered by CMD_ATC_INV at the second CMD_SYNC after that TLBI (Linux
+    /// orders TLBI, SYNC, ATC_INV, SYNC).
+    private func sweepATS(_ s: inout State, index: UInt32) -> [CheckReport] {
+        var reports: [CheckReport] = []
+        for (key, r) in s.ats {
+            guard let at = r.invalidatedAtSync, s.syncs >= at &+ 2 else { continue }
+            let now = Staleness.of(r.walk, memory: memory)
+            s.ats[key] = nil
+            guard now.isStale else { continue }
+            reports.append(CheckReport(rule: .atcInvalidation, streamID: r.walk.tags.streamID,
+                                       substreamID: r.walk.tags.substreamID, asid: r.walk.tags.asid,
+                                       vmid: r.walk.tags.vmid, address: r.walk.tags.inputBase, commandIndex: index,
+                                       observed: "an ATS translation the endpoint may cache was invalidated in the "
+                                        + "TLB and two CMD_SYNCs completed with no CMD_ATC_INV covering it: \(now.observed)"))
+        }
+        return reports
+    }
+
+    // MARK: - Configuration (rules cfgi, hitless, pasid-reuse)
+
+    /// An STE or CD was read from memory on a configuration-cache miss;
+    /// `cached`: the model put it in its cache.
+    func configFetched(_ key: ConfigKey, _ observed: ObservedConfig, cached: Bool) {
+        guard checks(.configInvalidation) || checks(.hitlessUpdate) || checks(.pasidReuse) else { return }
+        state.withLock { s in
+            guard var r = s.configs[key] else {
+                if s.configs.count >= Self.maxConfigs { s.summary.untracked += 1; return }
+                var r = ConfigRecord(anchor: observed)
+                r.lastAddressSpace = observed.addressSpace
+                if cached { r.cached = observed }
+                s.configs[key] = r
+                return
+            }
+            r.observe(observed)
+            if cached { r.cached = observed }
+            if let a = observed.addressSpace, r.lastAddressSpace == nil { r.lastAddressSpace = a }
+            s.configs[key] = r
+        }
+    }
+
+    /// A translation used the cached STE or CD `key`.
+    func configHit(_ key: ConfigKey) {
+        guard checks(.configInvalidation) else { return }
+        let report = state.withLock { s -> CheckReport? in
+            guard var r = s.configs[key], let stale = r.staleAtSync, !r.staleReported else { return nil }
+            r.staleReported = true
+            s.configs[key] = r
+            return CheckReport(rule: .configInvalidation, streamID: key.streamID, substreamID: key.substreamID,
+                               asid: cachedASID(r.cached), commandIndex: stale.commandIndex,
+                               observed: "a cached \(key.kind) was used after a CMD_SYNC although it had changed in "
+                                + "memory with no CFGI covering it: \(stale.observed)")
+        }
+        if let report { emit([report]) }
+    }
+
+    private func cachedASID(_ o: ObservedConfig?) -> UInt16? {
+        if case .context(let cd)? = o { return cd.asid }
+        return nil
+    }
+
+    /// At a CMD_SYNC: every tracked STE and CD is read again. A state that
+    /// differs from the last one seen at an invalidation is kept for rule
+    /// hitless; a cached entry that memory no longer matches becomes stale
+    /// for rule cfgi.
+    private func sweepConfigs(_ s: inout State, index: UInt32, control: ControlState) {
+        for (key, r) in s.configs {
+            let now = fetch(key, control: control)
+            var record = r
+            record.observe(now)
+            if let cached = r.cached {
+                if cached == now {
+                    record.staleAtSync = nil
+                } else if record.staleAtSync == nil {
+                    record.staleAtSync = (index, "cached \(cached.summary); memory now \(now.summary)")
+                }
+                // Dropped from the cache by capacity: nothing to use.
+                if !isCached(key) { record.cached = nil; record.staleAtSync = nil }
+            }
+            s.configs[key] = record
+        }
+    }
+
+    private func isCached(_ key: ConfigKey) -> Bool {
+        switch key {
+        case .stream(let sid): configCache.stream(sid) != nil
+        case .context(let sid, let ssid): configCache.context(sid, ssid) != nil
+        }
+    }
+
+    /// A CFGI covering the STEs in `streams` (nil: all) and their CDs, or
+    /// (`contextsOf`) the CDs of one stream (`substreamID` nil: all) was
+    /// consumed. The state now is the new anchor: each state seen since the
+    /// last one that is neither is a torn update (rule hitless); a CD whose
+    /// address space changed while its PASID had page requests outstanding
+    /// is rule pasid-reuse.
+    func configInvalidated(streams: ClosedRange<UInt32>?, contextsOf: UInt32? = nil, substreamID: UInt32? = nil,
+                           index: UInt32, pri: PRIQueueSnapshot) {
+        guard checks(.configInvalidation) || checks(.hitlessUpdate) || checks(.pasidReuse) else { return }
+        let control = self.control?.controlState ?? ControlState()
+        var reports: [CheckReport] = []
+        state.withLock { s in
+            if checks(.pasidReuse) { s.pri.prune(pri) }
+            for (key, r) in s.configs {
+                let covered: Bool
+                if let sid = contextsOf {
+                    guard case .context(let ksid, let kssid) = key else { continue }
+                    covered = ksid == sid && (substreamID == nil || substreamID == kssid)
+                } else {
+                    covered = streams?.contains(key.streamID) ?? true
+                }
+                guard covered else { continue }
+                let now = fetch(key, control: control)
+                var record = r
+                if checks(.hitlessUpdate) {
+                    for x in r.interim where x != now && (x.isValid || x == .illegal) {
+                        reports.append(CheckReport(
+                            rule: .hitlessUpdate, streamID: key.streamID, substreamID: key.substreamID,
+                            asid: cachedASID(x), commandIndex: index,
+                            observed: "a live \(key.kind) was seen as \(x.summary), which is neither the state at "
+                                + "the previous invalidation (\(r.anchor.summary)) nor the state at this one "
+                                + "(\(now.summary)): the update was not single-copy atomic in the bits in use"))
+                    }
+                }
+                if checks(.pasidReuse), case .context(let sid, let ssid) = key, let space = now.addressSpace,
+                   let before = r.lastAddressSpace, before != space {
+                    let (inQueue, unanswered) = s.pri.outstanding(streamID: sid, substreamID: ssid)
+                    if inQueue > 0 || !unanswered.isEmpty {
+                        var what: [String] = []
+                        if inQueue > 0 { what.append("\(inQueue) record(s) still in the PRI queue") }
+                        if !unanswered.isEmpty {
+                            what.append("group(s) \(unanswered.map(String.init).joined(separator: ",")) not answered by CMD_PRI_RESP")
+                        }
+                        reports.append(CheckReport(
+                            rule: .pasidReuse, streamID: sid, substreamID: ssid, asid: space.asid, commandIndex: index,
+                            observed: "the CD of PASID \(ssid) now gives another address space (ASID \(before.asid) -> "
+                                + "\(space.asid)) while its page requests are outstanding: " + what.joined(separator: ", ")))
+                    }
+                }
+                if let space = now.addressSpace { record.lastAddressSpace = space }
+                record.anchor = now
+                record.interim = []
+                record.cached = nil
+                record.staleAtSync = nil
+                record.staleReported = false
+                s.configs[key] = record
+            }
+        }
+        emit(reports)
+    }
+
+    /// Reads an STE, or a CD through the STE now in memory, without caching.
+    private func fetch(_ key: ConfigKey, control: ControlState) -> ObservedConfig {
+        guard control.smmuEnabled else { return .absent }
+        let sid = key.streamID
+        let stream: StreamConfig
+        switch StreamTable.lookup(streamID: sid, control: control, configuration: configuration, memory: memory) {
+        case .success(let ste): stream = ste
+        case .failure(let fault):
+            guard case .stream = key else { return .absent }
+            return steIsValid(sid, control: control, fault: fault) ? .illegal : .absent
+        }
+        guard case .context(_, let ssid) = key else { return .stream(stream) }
+        guard stream.mode == .translate, stream.stage1 != nil else { return .absent }
+        let resolve: (IntermediateAddress) -> PhysicalAddress? = { [memory] ipa in
+            guard let s2 = stream.stage2 else { return PhysicalAddress(bypassingStage2: ipa) }
+            if case .success(let w) = PageTableWalker.translateIPA(ipa, access: [], stage2: s2.table, memory: memory) {
+                return w.outputAddress
+            }
+            return nil
+        }
+        switch CDTable.lookup(stream: stream, substreamID: ssid, configuration: configuration, memory: memory,
+                              resolve: resolve) {
+        case .success(let cd): return .context(cd)
+        case .failure: return .absent
+        }
+    }
+
+    /// Whether a failed STE lookup read an STE with V == 1 (so it was ILLEGAL).
+    func steIsValid(_ sid: UInt32, control: ControlState, fault: ConfigFault) -> Bool {
+        guard fault.type == .C_BAD_STE,
+              case .success(let address) = StreamTable.steAddress(streamID: sid, control: control,
+                                                                  configuration: configuration, memory: memory),
+              let word0 = memory.read64(at: address) else { return false }
+        return word0 & 1 != 0
+    }
+
+    /// What a failed lookup observed (for `configFetched`).
+    func observedFault(_ key: ConfigKey, _ fault: ConfigFault, control: ControlState) -> ObservedConfig {
+        guard case .stream(let sid) = key else { return .absent }
+        return steIsValid(sid, control: control, fault: fault) ? .illegal : .absent
+    }
+
+    // MARK: - Page requests (rule pasid-reuse)
+
+    func pageRequestQueued(_ request: PageRequest, at pointer: UInt32) {
+        guard checks(.pasidReuse) else { return }
+        state.withLock { $0.pri.queued(request, at: pointer) }
+    }
+
+    func pageResponse(_ response: PageResponse) {
+        guard checks(.pasidReuse) else { return }
+        state.withLock { $0.pri.responded(response) }
+    }
+
+    // MARK: - Registers and commands (rule queue)
+
+    /// Called with the register lock held, before the write: returns the
+    /// report to emit once the lock is released.
+    func registerWrite(_ reg: SMMURegister, offset: UInt32, value: UInt64, before r: ControlRegisters) -> CheckReport? {
+        guard checks(.queueProtocol) else { return nil }
+        return QueueProtocolCheck.registerWrite(reg, offset: offset, value: value, before: r)
+    }
+
+    /// CMD_SYNC with an MSI: the address must be memory (3.21.2, 4.7.3).
+    func syncMSI(address: PhysicalAddress, index: UInt32) {
+        guard checks(.queueProtocol), address != 0 else { return }
+        guard memory.read32(at: address) == nil else { return }
+        emit([CheckReport(rule: .queueProtocol, address: address.raw, commandIndex: index,
+                          observed: "CMD_SYNC MSIAddress \(address) is not guest memory (4.7.3: the completion MSI "
+                            + "would be lost)")])
+    }
+}
+
+extension ConfigKey {
+    var kind: String {
+        switch self { case .stream: "STE"; case .context: "CD" }
+    }
+}
