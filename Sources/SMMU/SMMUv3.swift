@@ -79,6 +79,7 @@ public final class SMMUv3: @unchecked Sendable {
     public func reset() {
         control.reset()
         translation.invalidateStreams(nil)
+        checker?.reset()
     }
 
     /// STEs and CDs read from guest memory so far, CDs by table format.

@@ -13,17 +13,36 @@ public final class VSMMUServer: @unchecked Sendable {
     public let logger: Logger
     let log: RateLimitedLogger
     let syncTimeoutMs: Int32
+    let checkReporter: CheckReporter?
     private struct State { var listenFD: Int32 = -1; var current: MessageSocket?; var stopping = false }
     private let state = Locked(State())
 
-    public init(configuration: SMMUConfiguration, logger: Logger, syncTimeoutMs: Int32 = Wire.syncTimeoutMs)
-        throws(SMMUConfiguration.Invalid) {
-        try configuration.validate()
+    public enum SetupError: Error, CustomStringConvertible {
+        case configuration(SMMUConfiguration.Invalid)
+        case checkReport(String)
+        public var description: String {
+            switch self {
+            case .configuration(let e): "\(e)"
+            case .checkReport(let e): e
+            }
+        }
+    }
+
+    /// `check`: check mode for every front end's model (docs/checker.md).
+    public init(configuration: SMMUConfiguration, logger: Logger, syncTimeoutMs: Int32 = Wire.syncTimeoutMs,
+                check: CheckSettings? = nil) throws(SetupError) {
+        do { try configuration.validate() } catch { throw .configuration(error) }
         self.configuration = configuration
         self.logger = logger
-        self.log = RateLimitedLogger(logger: logger)
+        let log = RateLimitedLogger(logger: logger)
+        self.log = log
         self.syncTimeoutMs = syncTimeoutMs
+        do { checkReporter = try check.map { s throws(CheckReporter.OpenError) in try CheckReporter(s, log: log) } }
+        catch { throw .checkReport(error.description) }
     }
+
+    /// Check mode's totals over every front end so far (nil when not checking).
+    public var checkSummaryLine: String? { checkReporter?.totalLine }
 
     /// Serves one connected socket until the front end disconnects (blocking).
     /// Takes ownership of `fd`.
@@ -34,7 +53,8 @@ public final class VSMMUServer: @unchecked Sendable {
             return s.stopping
         }
         if stopping { return }
-        Session(socket: socket, configuration: configuration, log: log, syncTimeoutMs: syncTimeoutMs) {
+        Session(socket: socket, configuration: configuration, log: log, syncTimeoutMs: syncTimeoutMs,
+                checkReporter: checkReporter) {
             [self] moved in self.sessionMoved(to: moved)
         }.run()
         state.withLock { $0.current = nil }
@@ -102,6 +122,15 @@ public final class VSMMUServer: @unchecked Sendable {
             _ = fcntl(fd, F_SETFD, FD_CLOEXEC)
             logger.info("front end connected")
             serve(connectionFD: fd)
+        }
+    }
+
+    /// Waits up to `timeoutMs` for the current session to end (after
+    /// `shutdown`, so that its closing log lines are written before exit).
+    public func waitForSessionEnd(timeoutMs: Int) {
+        for _ in 0..<max(timeoutMs / 10, 1) {
+            if state.withLock({ $0.current == nil }) { return }
+            usleep(10_000)
         }
     }
 

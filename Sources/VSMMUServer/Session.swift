@@ -23,9 +23,12 @@ final class Session: @unchecked Sendable {
     private var acknowledgedFeatures: UInt64 = 0
     static let offeredFeatures: UInt64 = Wire.featureMMIOWriteSync
 
+    let checkReporter: CheckReporter?
+
     init(socket: MessageSocket, configuration: SMMUConfiguration, log: RateLimitedLogger, syncTimeoutMs: Int32,
-         channelChanged: @escaping (MessageSocket) -> Void = { _ in }) {
+         checkReporter: CheckReporter? = nil, channelChanged: @escaping (MessageSocket) -> Void = { _ in }) {
         self.socket = socket
+        self.checkReporter = checkReporter
         self.channelChanged = channelChanged
         self.configuration = configuration
         self.log = log
@@ -34,7 +37,8 @@ final class Session: @unchecked Sendable {
 
     private func createModel() -> SMMUv3? {
         do {
-            let model = try SMMUv3(configuration: configuration, memory: ram.memory, host: link)
+            let model = try SMMUv3(configuration: configuration, memory: ram.memory, host: link,
+                                   checking: checkReporter?.options)
             worker = CommandWorker { model.processCommands() }
             return model
         } catch {
@@ -51,6 +55,7 @@ final class Session: @unchecked Sendable {
         guard let model = createModel() else { return }
         defer {
             logFetches(model.configurationFetches)
+            if let summary = model.checkSummary { checkReporter?.sessionEnded(summary) }
             teardown()
         }
         // Bounded by the connection: every iteration consumes one message.

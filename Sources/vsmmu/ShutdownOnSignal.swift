@@ -14,6 +14,8 @@ enum ShutdownOnSignal {
             let sig = waitForTerminationSignal()
             logger.info("signal \(sig): shutting down")
             server.shutdown()
+            server.waitForSessionEnd(timeoutMs: 2000)
+            if let line = server.checkSummaryLine { logger.info("\(line)") }
             exitCleanly(socketPath: socketPath)
         }
     }

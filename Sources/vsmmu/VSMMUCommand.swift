@@ -11,7 +11,10 @@ struct VSMMUCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "vsmmu",
         abstract: "A virtual Arm SMMUv3 backend process (vhost-user style, see docs/protocol.md).",
-        usage: "vsmmu (--socket-path PATH | --fd N | --print-capabilities) [FEATURE OPTIONS] [--log-level LEVEL]",
+        usage: """
+            vsmmu (--socket-path PATH | --fd N | --print-capabilities) [FEATURE OPTIONS] \
+            [--check[=RULES]] [--check-report PATH] [--log-level LEVEL]
+            """,
         discussion: """
             Listens on --socket-path (one front end at a time; after a disconnect the SMMU \
             state and guest memory are dropped and the next front end starts from reset), \
@@ -19,7 +22,15 @@ struct VSMMUCommand: ParsableCommand {
             Model features (from one table, SMMUFeature.all; also --feature NAME=VALUE; \
             --no-ats also turns PRI off, and nested is off when either stage is):
 
-            """ + FeatureArguments.help)
+            """ + FeatureArguments.help + """
+
+
+            Check mode (docs/checker.md): --check, or --check=RULES with a comma-separated \
+            list of \(CheckRule.allCases.map(\.rawValue).joined(separator: ", ")) (default: all), \
+            reports where the guest's driver breaks the architecture's rules: a log line \
+            each (rate-limited) and a summary when the front end disconnects; \
+            --check-report PATH also writes one JSON line per report (implies --check).
+            """)
 
     enum LevelArg: String, ExpressibleByArgument, CaseIterable {
         case trace, debug, info, notice, warning, error, critical
@@ -35,11 +46,20 @@ struct VSMMUCommand: ParsableCommand {
     /// Every model feature: parsed by FeatureArguments from SMMUFeature.all.
     @Argument(parsing: .allUnrecognized, help: .hidden)
     var featureArguments: [String] = []
+    @Option(help: "Write check reports to this file, one JSON object per line (implies --check).")
+    var checkReport: String?
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
     var logLevel: LevelArg = .info
 
     func smmuConfiguration() throws -> SMMUConfiguration {
-        try FeatureArguments.configuration(from: featureArguments)
+        try FeatureArguments.configuration(from: CheckArgument.extract(featureArguments).rest)
+    }
+
+    /// Check mode, if asked for by --check[=RULES] or --check-report.
+    func checkSettings() throws -> CheckSettings? {
+        let rules = try CheckArgument.extract(featureArguments).rules
+        guard rules != nil || checkReport != nil else { return nil }
+        return CheckSettings(rules: rules ?? Set(CheckRule.allCases), reportPath: checkReport)
     }
 
     func validate() throws {
@@ -48,6 +68,7 @@ struct VSMMUCommand: ParsableCommand {
         }
         let config = try smmuConfiguration()
         do { try config.validate() } catch { throw ValidationError("\(error)") }
+        _ = try checkSettings()
     }
 
     func run() throws {
@@ -62,16 +83,18 @@ struct VSMMUCommand: ParsableCommand {
             return h
         }
         let logger = Logger(label: "vsmmu")
-        let server = try VSMMUServer(configuration: config, logger: logger)
+        let server = try VSMMUServer(configuration: config, logger: logger, check: checkSettings())
         ShutdownOnSignal.install(server: server, socketPath: socketPath, logger: logger)
         if let fd {
             server.serve(connectionFD: fd)
+            if let line = server.checkSummaryLine { logger.info("\(line)") }
             ShutdownOnSignal.exitCleanly(socketPath: nil)
         }
         guard let socketPath else { return }
         let listenFD = try server.listen(path: socketPath)
         logger.info("listening on \(socketPath)")
         server.acceptLoop(listenFD: listenFD)
+        if let line = server.checkSummaryLine { logger.info("\(line)") }
         ShutdownOnSignal.exitCleanly(socketPath: socketPath)
     }
 }

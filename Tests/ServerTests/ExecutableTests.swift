@@ -138,7 +138,8 @@ struct ExecutableTests {
 
     @Test func refusesBadOptions() throws {
         let bin = try Self.binary()
-        for args in [["--oas", "47"], ["--ssid-bits", "21"], ["--fd", "3", "--socket-path", "/tmp/x"], []] {
+        for args in [["--oas", "47"], ["--ssid-bits", "21"], ["--fd", "3", "--socket-path", "/tmp/x"], [],
+                     ["--fd", "3", "--check=tlbi,bogus"], ["--fd", "3", "--check-report", "/nonexistent-dir/r.jsonl"]] {
             let pid = Self.spawn([bin] + args)
             try #require(pid > 0)
             let code = Self.wait(pid, seconds: 5)

@@ -22,6 +22,7 @@ public struct CheckSummary: Sendable, Equatable {
     /// (their violations cannot be seen).
     public var untracked = 0
     public var total: Int { counts.values.reduce(0, +) }
+    public init() {}
 
     /// "tlbi=0 cfgi=2 ..." for every rule checked.
     public func line(rules: Set<CheckRule>) -> String {

@@ -47,6 +47,16 @@ final class DriverChecker: @unchecked Sendable {
 
     var summary: CheckSummary { state.withLock { $0.summary } }
 
+    /// The SMMU was reset: what was tracked described the old configuration.
+    func reset() {
+        state.withLock { s in
+            s.walks = [:]
+            s.ats = [:]
+            s.configs = [:]
+            s.pri = PRITracker()
+        }
+    }
+
     /// Counts the reports and passes those within the per-rule bound on.
     func emit(_ reports: [CheckReport]) {
         guard !reports.isEmpty else { return }

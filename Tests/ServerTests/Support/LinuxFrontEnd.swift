@@ -108,8 +108,9 @@ final class LinuxFrontEnd {
 
     /// `features`: acknowledged with SET_FEATURES before the backend channel
     /// is set; `respond: false` leaves the backend channel to the test.
-    init(features: UInt64 = 0, respond: Bool = true) throws {
-        client = try TestClient()
+    /// `check`: the server runs its models in check mode.
+    init(features: UInt64 = 0, respond: Bool = true, check: CheckSettings? = nil) throws {
+        client = try TestClient(check: check)
         if features != 0 {
             var w = WireWriter(); w.u64(features)
             guard try client.statusRequest(.setFeatures, payload: w.bytes) == 0 else { throw TestFailure("SET_FEATURES") }

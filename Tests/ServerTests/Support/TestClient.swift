@@ -65,10 +65,11 @@ final class TestClient: @unchecked Sendable {
 
     /// `nonBlocking`: the server's end has O_NONBLOCK, as an inherited `--fd` may.
     init(configuration: SMMUConfiguration = .init(), syncTimeoutMs: Int32 = Wire.syncTimeoutMs,
-         nonBlocking: Bool = false) throws {
+         nonBlocking: Bool = false, check: CheckSettings? = nil) throws {
         var logger = Logger(label: "vsmmu-test")
         logger.logLevel = .critical
-        server = try VSMMUServer(configuration: configuration, logger: logger, syncTimeoutMs: syncTimeoutMs)
+        server = try VSMMUServer(configuration: configuration, logger: logger, syncTimeoutMs: syncTimeoutMs,
+                                 check: check)
         let (a, b) = socketPair()
         if nonBlocking {
             precondition(fcntl(b, F_SETFL, fcntl(b, F_GETFL) | O_NONBLOCK) == 0)
