@@ -72,7 +72,7 @@ typedef struct vsmmu vsmmu_t;
 
 /* The ABI this header describes; vsmmu_abi_version() is the library's. A
  * library accepts callers built against its own or any lower version. */
-#define VSMMU_ABI_VERSION 1u
+#define VSMMU_ABI_VERSION 2u
 uint32_t vsmmu_abi_version(void);
 
 /* Stall model (IDR0.STALL_MODEL). */
@@ -184,6 +184,8 @@ typedef struct vsmmu_page_response {
  * Memory is little-endian. A write must be complete, visible to the guest,
  * when mem_write returns: the model then publishes it (PROD, an interrupt)
  * without asking the host for more ordering. */
+struct vsmmu_check_report;   /* below */
+
 typedef struct vsmmu_callbacks {
     uint32_t size;        /* sizeof(vsmmu_callbacks); see Versioning */
     void *opaque;
@@ -225,7 +227,39 @@ typedef struct vsmmu_callbacks {
      * GERROR.MSI_CMDQ/EVENTQ/PRIQ/GERROR_ABT_ERR (with a GERROR interrupt,
      * except for MSI_GERROR_ABT_ERR). When set, msi_write is not called. */
     bool (*msi_deliver)(void *opaque, uint64_t addr, uint32_t data);
+
+    /* ABI 2. */
+
+    /* Check mode (docs/checker.md): when set, the model checks every rule
+     * and calls this once per violation of the guest's driver, on the
+     * thread that found it (a translation, an MMIO write or
+     * vsmmu_process_commands) with no model lock held; at most 1000 calls
+     * per rule. In check mode each CMD_SYNC also invalidates everything
+     * (VSMMU_INV_ALL), so that every later use of a stale entry reaches
+     * the model. */
+    void (*check_report)(void *opaque, const struct vsmmu_check_report *report);
 } vsmmu_callbacks;
+
+/* One check-mode report. The strings are valid during the call only. */
+#define VSMMU_CHECK_SID         (1u << 0)
+#define VSMMU_CHECK_SSID        (1u << 1)
+#define VSMMU_CHECK_ASID        (1u << 2)
+#define VSMMU_CHECK_VMID        (1u << 3)
+#define VSMMU_CHECK_ADDRESS     (1u << 4)
+#define VSMMU_CHECK_CMDQ_INDEX  (1u << 5)
+typedef struct vsmmu_check_report {
+    const char *rule;       /* its name: "tlbi", "cfgi", ... (docs/checker.md) */
+    const char *section;    /* where IHI 0070 states the rule */
+    const char *observed;   /* what was seen, in words */
+    const char *json;       /* the whole report, one JSON object */
+    uint32_t valid;         /* VSMMU_CHECK_*: the fields below that apply */
+    uint32_t sid;
+    uint32_t ssid;
+    uint16_t asid;
+    uint16_t vmid;
+    uint32_t cmdq_index;
+    uint64_t address;       /* input address, or a register offset */
+} vsmmu_check_report;
 
 /* Smallest vsmmu_callbacks.size accepted: the callbacks up to stall_resolve. */
 #define VSMMU_CALLBACKS_SIZE_MIN offsetof(vsmmu_callbacks, send_event)

@@ -99,7 +99,8 @@ public func vsmmu_create(_ cfg: UnsafePointer<vsmmu_config>?, _ cb: UnsafePointe
     }
     let host = CallbackHostSignals(callbacks)
     do {
-        let model = try SMMUv3(configuration: configuration, memory: CallbackGuestMemory(callbacks), host: host)
+        let model = try SMMUv3(configuration: configuration, memory: CallbackGuestMemory(callbacks), host: host,
+                               checking: CheckReportCallback(callbacks)?.options)
         return OpaquePointer(Unmanaged.passRetained(ModelHandle(model: model, host: host)).toOpaque())
     } catch {
         return fail("\(error)")

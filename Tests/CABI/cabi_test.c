@@ -69,6 +69,16 @@ struct host {
     uint32_t last_atc_flags;
 };
 
+/* Check mode: the reports the model sent. */
+struct check_log {
+    int count;
+    char rule[16];
+    char section[32];
+    uint32_t valid;
+    uint64_t address;
+    int json_ok;
+};
+
 static int failures;
 #define CHECK(cond, ...) do { if (!(cond)) { failures++; printf("FAIL %s:%d: ", __FILE__, __LINE__); \
     printf(__VA_ARGS__); printf("\n"); } } while (0)
@@ -258,6 +268,42 @@ static vsmmu_translate_result xlate(vsmmu_t *s, uint32_t sid, uint64_t iova, uin
     return res;
 }
 
+static void check_report(void *opaque, const vsmmu_check_report *r)
+{
+    struct check_log *log = *(struct check_log **)opaque;
+    log->count++;
+    snprintf(log->rule, sizeof log->rule, "%s", r->rule);
+    snprintf(log->section, sizeof log->section, "%s", r->section);
+    log->valid = r->valid;
+    log->address = r->address;
+    log->json_ok = strncmp(r->json, "{\"rule\":\"", 9) == 0 && strstr(r->observed, "GERRORN") != NULL;
+}
+
+/* Check mode (docs/checker.md) through check_report: GERRORN toggling an
+ * error that is not active (6.3.20) is reported at the register. */
+static void check_mode(struct host *h, const vsmmu_callbacks *full)
+{
+    struct check_log log = { 0 };
+    struct check_log *logp = &log;
+    vsmmu_callbacks cb = *full;
+    char err[256] = "";
+    cb.opaque = &logp;    /* memory callbacks are not reached below */
+    cb.mem_read = mem_read;
+    cb.check_report = check_report;
+    (void)h;
+    vsmmu_t *s = vsmmu_create(NULL, &cb, err, sizeof err);
+    CHECK(s != NULL, "vsmmu_create with check_report: %s", err);
+    if (!s) return;
+    vsmmu_mmio_write(s, GERRORN, 4, 1u << 2);
+    CHECK(log.count == 1, "check_report called %d times", log.count);
+    CHECK(strcmp(log.rule, "queue") == 0, "rule '%s'", log.rule);
+    CHECK(strstr(log.section, "3.21.2") != NULL, "section '%s'", log.section);
+    CHECK(log.valid == VSMMU_CHECK_ADDRESS && log.address == GERRORN, "valid 0x%x address 0x%llx",
+          log.valid, (unsigned long long)log.address);
+    CHECK(log.json_ok, "json or observed text not as documented");
+    vsmmu_destroy(s);
+}
+
 /* Versioning: sizes, the version query, what vsmmu_create refuses. */
 static void check_versioning(struct host *h, const vsmmu_callbacks *full)
 {
@@ -330,6 +376,7 @@ int main(void)
     CHECK(err[0] != 0, "no error message for a no-stage config");
 
     check_versioning(&h, &full);
+    check_mode(&h, &full);
 
     vsmmu_config cfg;
     vsmmu_config_default(&cfg);
