@@ -7,6 +7,9 @@
 #   vsmmu.sva_processes=N   processes of the 'scale' check (default 64)
 #   vsmmu.sva_expect=unsupported  every check must say UNSUPPORTED (no
 #                           SVA-capable endpoint: QEMU's built-in SMMUv3)
+#   vsmmu.sva_buggy=BUG     the test driver's deliberate bug (its module
+#                           parameter buggy, e.g. skip-tlbi for check
+#                           buggy-tlbi; docs/checker.md)
 # shellcheck source=guest/lib/common.sh
 . /lib/vsmmu/common.sh
 
@@ -14,6 +17,11 @@ checks=$(echo "${VSMMU_SVA_CHECKS:-bind-dma,iopf,iopf-abort,munmap,exit,teardown
 [ -x /bin/vsmmu-sva ] || fail "no /bin/vsmmu-sva in the initramfs"
 say "checks: $checks"
 dmesg -c > /dev/null
+if [ -n "${VSMMU_SVA_BUGGY:-}" ]; then
+    echo "$VSMMU_SVA_BUGGY" > /sys/module/vsmmu_sva/parameters/buggy ||
+        fail "cannot set the test driver's buggy parameter"
+    say "the test driver's deliberate bug: $VSMMU_SVA_BUGGY"
+fi
 # The driver bounds each DMA (10 s); timeout guards against a stuck ioctl.
 timeout 240 /bin/vsmmu-sva --checks "$checks" --processes "${VSMMU_SVA_PROCESSES:-64}" \
     > /tmp/sva.out 2>&1

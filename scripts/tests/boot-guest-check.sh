@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # scripts/boot-guest --check runs the backend in check mode with a report
-# file and prints the reports' summary (0 reports: status 0); a rule the
+# file and prints the reports' summary (0 reports: status 0), and with
+# --expect-check fails when a report the guest announced is missing; a rule the
 # backend does not know stops the backend at start (status 1, the
 # backend's error in its log). The backend
 # is the real one; QEMU is the fake (scripts/tests/fake-qemu), which never
@@ -19,6 +20,16 @@ if [ "$rc" = 1 ] && grep -q 'vsmmu exited at start' "$tmp/stderr" &&
     echo "PASS: an unknown rule stops the backend at start, which says why"; pass=$((pass + 1))
 else
     echo "FAIL: an unknown rule gave status $rc: $(tail -n2 "$tmp/stderr")"; fail=$((fail + 1))
+fi
+# --expect-check: a report the guest announced but the checker did not
+# make fails with status 7 (here the fake guest announces one and the
+# backend, never connected, reports nothing).
+rc=0; FAKE_CONSOLE=$'VSMMU-CHECK-EXPECT: rule=tlbi sid=1 ssid=2 address=0x1000\nVSMMU-GUEST: PASS' \
+    fake_boot --iommu vsmmu --quiet --check --expect-check > /dev/null || rc=$?
+if [ "$rc" = 7 ] && grep -q "no report matches the guest's 'rule=tlbi sid=1 ssid=2 address=0x1000'" "$tmp/stderr"; then
+    echo "PASS: an announced report that is not made fails with status 7"; pass=$((pass + 1))
+else
+    echo "FAIL: an announced, unmade report gave status $rc: $(tail -n2 "$tmp/stderr")"; fail=$((fail + 1))
 fi
 # QEMU launching the backend: the check arguments join VSMMU_ARGS in
 # backend-args, which QEMU splits with shell quoting (spaces kept; a comma

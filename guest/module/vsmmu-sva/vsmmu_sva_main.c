@@ -25,6 +25,7 @@
 #include <linux/platform_device.h>
 #include <linux/sched/mm.h>
 #include <linux/slab.h>
+#include <linux/string.h>
 #include <linux/uaccess.h>
 
 #include "vsmmu-sva-uapi.h"
@@ -46,7 +47,21 @@ struct vsmmu_sva_ctx {
 	struct mutex lock;	/* serialises the file's ioctls: handle, pasid */
 	struct iommu_sva *handle;
 	u32 pasid;
+	/* the bound address space, compared only (no reference held) */
+	const struct mm_struct *mm;
 };
+
+/*
+ * buggy=skip-tlbi (writable in sysfs): a driver bug on purpose, for the
+ * vSMMU's driver checker (docs/checker.md, rule tlbi). It enables
+ * VSMMU_SVA_WRPROTECT_NOFLUSH, which write-protects one page of the bound
+ * address space and then, as a driver that forgets its invalidation
+ * would, tells no TLB: neither the CPU's nor, through the mmu notifier,
+ * the SMMU's. Empty (the default): the ioctl is refused.
+ */
+static char buggy[16];
+module_param_string(buggy, buggy, sizeof(buggy), 0644);
+MODULE_PARM_DESC(buggy, "skip-tlbi: allow VSMMU_SVA_WRPROTECT_NOFLUSH, a missing TLB invalidation for the vSMMU checker");
 
 static int vsmmu_sva_open(struct inode *inode, struct file *file)
 {
@@ -97,6 +112,7 @@ static void vsmmu_sva_unbind_locked(struct vsmmu_sva_ctx *ctx)
 	iommu_sva_unbind_device(ctx->handle);
 	ctx->handle = NULL;
 	ctx->pasid = 0;
+	ctx->mm = NULL;
 }
 
 static int vsmmu_sva_release(struct inode *inode, struct file *file)
@@ -126,6 +142,7 @@ static long vsmmu_sva_bind(struct vsmmu_sva_ctx *ctx, void __user *arg)
 		return PTR_ERR(handle);
 	ctx->handle = handle;
 	ctx->pasid = iommu_sva_get_pasid(handle);
+	ctx->mm = current->mm;
 	b.pasid = ctx->pasid;
 	if (copy_to_user(arg, &b, sizeof(b))) {
 		vsmmu_sva_unbind_locked(ctx);
@@ -189,6 +206,54 @@ static long vsmmu_sva_dma(struct vsmmu_sva_ctx *ctx, void __user *arg)
 	return 0;
 }
 
+static int vsmmu_sva_wrprotect_pte(pte_t *ptep, unsigned long addr, void *data)
+{
+	struct mm_struct *mm = data;
+
+	if (!pte_present(ptep_get(ptep)))
+		return -EFAULT;
+	/* callers of this flush next; here nothing does: the bug to show */
+	ptep_set_wrprotect(mm, addr, ptep);
+	return 0;
+}
+
+/*
+ * VSMMU_SVA_WRPROTECT_NOFLUSH (buggy=skip-tlbi only): the page at @addr
+ * of the caller, which must be the bound process, becomes read-only in
+ * its page table with no TLB invalidation. Returns the endpoint's
+ * StreamID, which the checker's report names.
+ */
+static long vsmmu_sva_wrprotect_noflush(struct vsmmu_sva_ctx *ctx,
+					unsigned long addr)
+{
+	struct mm_struct *mm = current->mm;
+	struct iommu_fwspec *fwspec;
+	struct vm_area_struct *vma;
+	long ret;
+
+	if (!sysfs_streq(buggy, "skip-tlbi"))
+		return -EPERM;
+	if (!ctx->handle)
+		return -ENOTCONN;
+	if (!mm || mm != ctx->mm || !PAGE_ALIGNED(addr))
+		return -EINVAL;
+	mmap_read_lock(mm);
+	vma = vma_lookup(mm, addr);
+	/* an existing 4 KiB mapping only: no table is allocated, no THP */
+	if (!vma || !vma_is_anonymous(vma) ||
+	    (IS_ENABLED(CONFIG_TRANSPARENT_HUGEPAGE) &&
+	     !(vma->vm_flags & VM_NOHUGEPAGE)))
+		ret = -EINVAL;
+	else
+		ret = apply_to_page_range(mm, addr, PAGE_SIZE,
+					  vsmmu_sva_wrprotect_pte, mm);
+	mmap_read_unlock(mm);
+	if (ret)
+		return ret;
+	fwspec = dev_iommu_fwspec_get(ctx->sd->dev);
+	return fwspec && fwspec->num_ids ? fwspec->ids[0] : 0;
+}
+
 /*
  * mmap: the endpoint's registers, for tests that drive what the driver
  * does not (the PCIe endpoint's ATS and PRI requests, docs/sva.md). Raw
@@ -229,6 +294,9 @@ static long vsmmu_sva_ioctl(struct file *file, unsigned int cmd,
 		break;
 	case VSMMU_SVA_DMA:
 		ret = vsmmu_sva_dma(ctx, uarg);
+		break;
+	case VSMMU_SVA_WRPROTECT_NOFLUSH:
+		ret = vsmmu_sva_wrprotect_noflush(ctx, arg);
 		break;
 	default:
 		ret = -ENOTTY;

@@ -12,5 +12,6 @@ void check_exit(void);
 void check_scale(int processes);
 void check_pri_teardown(void);
 void check_teardown(void);
+void check_buggy_tlbi(void);
 
 #endif /* VSMMU_SVA_CHECKS_H */

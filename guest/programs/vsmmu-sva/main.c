@@ -4,7 +4,9 @@
  * the device's DMA sees. One "CHECK <name>: PASS|FAIL|UNSUPPORTED" line per
  * check; exit status 0 when none failed.
  *   --checks LIST     bind-dma,iopf,iopf-abort,munmap,exit,teardown,
- *                     pri-teardown,scale (default: all, in this order)
+ *                     pri-teardown,scale (default: all, in this order);
+ *                     also buggy-tlbi, a driver bug on purpose for the
+ *                     vSMMU's checker (not in the default list)
  *   --processes N     processes for 'scale' (default 64)
  */
 #define _GNU_SOURCE
@@ -41,8 +43,11 @@ static void run(const char *name)
 		check_scale(processes);
 	else if (!strcmp(name, "pri-teardown"))
 		check_pri_teardown();
+	else if (!strcmp(name, "buggy-tlbi"))
+		check_buggy_tlbi();
 	else
-		check(name, "FAIL", "no such check (have " ALL_CHECKS ")");
+		check(name, "FAIL", "no such check (have " ALL_CHECKS
+		      ",buggy-tlbi)");
 }
 
 /* UNSUPPORTED for every check: no SVA endpoint, or one Linux cannot bind */

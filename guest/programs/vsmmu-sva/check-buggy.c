@@ -1,0 +1,100 @@
+/*
+ * Checks that break the rules on purpose, for the vSMMU's driver checker
+ * (docs/checker.md): they pass when the device sees what the bug gives,
+ * and each prints the report the host's checker must make, as a line
+ *   VSMMU-CHECK-EXPECT: rule=R sid=N ssid=N address=0xA
+ * that scripts/boot-guest --expect-check compares with the report file.
+ * They need the SVA test driver's buggy module parameter.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "checks.h"
+#include "report.h"
+#include "sva.h"
+#include "util.h"
+
+/*
+ * buggy-tlbi: the device writes page P (the SMMU caches its translation,
+ * writable); the driver write-protects P with no TLB invalidation
+ * (VSMMU_SVA_WRPROTECT_NOFLUSH, buggy=skip-tlbi); then two other pages
+ * of the process are made read-only with mprotect(), whose TLBIs for the
+ * same ASID are followed by CMD_SYNCs. The device's next write to P goes
+ * through the stale entry: it succeeds, and the checker must report rule
+ * tlbi for P.
+ */
+void check_buggy_tlbi(void)
+{
+	const char *name = "buggy-tlbi";
+	unsigned char *p;
+	uint32_t pasid, st, done;
+	long sid;
+	int fd;
+
+	fd = sva_open();
+	if (fd < 0) {
+		check(name, "FAIL", "open %s: %s", SVA_DEVICE, strerror(errno));
+		return;
+	}
+	if (sva_bind(fd, &pasid) < 0) {
+		check(name, "FAIL", "bind: %s", strerror(errno));
+		goto out_close;
+	}
+	p = map_anon(3 * PAGE, PROT_READ | PROT_WRITE);
+	/* EINVAL: a kernel without THP, nothing to turn off */
+	if (!p || (madvise(p, 3 * PAGE, MADV_NOHUGEPAGE) < 0 &&
+		   errno != EINVAL)) {
+		check(name, "FAIL", "mmap: %s", strerror(errno));
+		goto out_close;
+	}
+	memset(p, 1, 3 * PAGE);
+	if (sva_dma(fd, VSMMU_SVA_OP_FILL, NULL, p, PAGE, 0x11, &st,
+		    &done) < 0) {
+		check(name, "FAIL", "first fill: %s", strerror(errno));
+		goto out_unmap;
+	}
+	if (st != VSMMU_SVA_DMA_OK) {
+		check(name, "FAIL", "first fill: %s", sva_status_name(st));
+		goto out_unmap;
+	}
+	sid = ioctl(fd, VSMMU_SVA_WRPROTECT_NOFLUSH, (unsigned long)p);
+	if (sid < 0) {
+		check(name, "FAIL", "VSMMU_SVA_WRPROTECT_NOFLUSH: %s%s",
+		      strerror(errno), errno == EPERM ?
+		      " (needs vsmmu.sva_buggy=skip-tlbi)" : "");
+		goto out_unmap;
+	}
+	if (mprotect(p + PAGE, PAGE, PROT_READ) < 0 ||
+	    mprotect(p + 2 * PAGE, PAGE, PROT_READ) < 0) {
+		check(name, "FAIL", "mprotect: %s", strerror(errno));
+		goto out_restore;
+	}
+	if (sva_dma(fd, VSMMU_SVA_OP_FILL, NULL, p, PAGE, 0x22, &st,
+		    &done) < 0) {
+		check(name, "FAIL", "second fill: %s", strerror(errno));
+		goto out_restore;
+	}
+	if (st != VSMMU_SVA_DMA_OK || first_not(p, PAGE, 0x22) >= 0) {
+		check(name, "FAIL", "the write to the read-only page ended %s: "
+		      "no stale TLB entry was used", sva_status_name(st));
+		goto out_restore;
+	}
+	printf("VSMMU-CHECK-EXPECT: rule=tlbi sid=%ld ssid=%u address=%p\n",
+	       sid, pasid, (void *)p);
+	check(name, "PASS", "PASID %u: the device wrote page %p through a "
+	      "stale TLB entry after it was made read-only with no TLBI",
+	      pasid, (void *)p);
+out_restore:
+	/* back to a consistent state, invalidated this time */
+	mprotect(p, 3 * PAGE, PROT_READ);
+	mprotect(p, 3 * PAGE, PROT_READ | PROT_WRITE);
+out_unmap:
+	munmap(p, 3 * PAGE);
+out_close:
+	close(fd);
+}
