@@ -10,6 +10,8 @@ import Glibc
 /// just reset, after a preamble that enables the SMMU with its queues and a
 /// linear stream table in guest memory, so that inputs start deep. The
 /// offsets are the architecture's (IHI 0070 6.2), as a guest driver's.
+/// The model runs in check mode (docs/checker.md), so the driver checker
+/// meets the same input.
 ///
 /// Operation encoding (`op` byte, then little-endian fields):
 ///   0 MMIO write32: offset u16 (x4, page 0 or 1), value u32
@@ -44,7 +46,10 @@ struct ModelFuzzer {
             try! memory.add(.init(guestAddress: PhysicalAddress(ramBase), size: UInt64(ramSize), host: ram))
             var configuration = SMMUConfiguration()
             configuration.substreamIDBits = 20
-            smmu = try! SMMUv3(configuration: configuration, memory: memory, host: MemoryOnlyHost(memory))
+            // In check mode (reports dropped): the checker reads the same
+            // hostile tables and queues, and its paths are fuzzed too.
+            smmu = try! SMMUv3(configuration: configuration, memory: memory, host: MemoryOnlyHost(memory),
+                               checking: CheckOptions { _ in })
             for sid: UInt32 in 0..<8 {
                 smmu.registerEndpoint(Endpoint(streamID: sid, ats: true, pri: true, pasidBits: 20))
             }

@@ -101,18 +101,30 @@ struct PRITracker: Sendable {
     /// and the SubstreamID they came with.
     var awaitingResponse: [Group: UInt32?] = [:]
 
-    static let maxQueued = 4096
+    /// Records queued and groups awaiting a response that are tracked at
+    /// most (each is bounded by what the PRI queue holds between two
+    /// prunes, but a guest need not prune: it may never send a command).
+    static let maxQueued = 65536, maxAwaiting = 65536
+    private(set) var queuedCount = 0
+    /// Requests not tracked because a bound was reached.
+    private(set) var untracked = 0
+
+    /// Whether the next prune is due (half the bound reached).
+    var needsPrune: Bool { queuedCount >= Self.maxQueued / 2 }
 
     mutating func queued(_ r: PageRequest, at pointer: UInt32) {
-        guard let ssid = r.substreamID else {
-            if r.last && !r.isStopMarker { awaitingResponse[Group(streamID: r.streamID, prgIndex: r.prgIndex)] = .some(nil) }
-            return
+        if r.last && !r.isStopMarker {
+            let g = Group(streamID: r.streamID, prgIndex: r.prgIndex)
+            if awaitingResponse[g] != nil || awaitingResponse.count < Self.maxAwaiting {
+                awaitingResponse[g] = .some(r.substreamID)
+            } else {
+                untracked += 1
+            }
         }
-        let key = ConfigKey.context(r.streamID, ssid)
-        if queued[key, default: []].count < Self.maxQueued {
-            queued[key, default: []].append(Queued(pointer: pointer, prgIndex: r.prgIndex))
-        }
-        if r.last && !r.isStopMarker { awaitingResponse[Group(streamID: r.streamID, prgIndex: r.prgIndex)] = ssid }
+        guard let ssid = r.substreamID else { return }
+        guard queuedCount < Self.maxQueued else { untracked += 1; return }
+        queued[.context(r.streamID, ssid), default: []].append(Queued(pointer: pointer, prgIndex: r.prgIndex))
+        queuedCount += 1
     }
 
     mutating func responded(_ r: PageResponse) {
@@ -124,10 +136,13 @@ struct PRITracker: Sendable {
     /// Forgets records software has consumed: those no longer between
     /// PRIQ_CONS and PRIQ_PROD (all of them while the queue is disabled).
     mutating func prune(_ q: PRIQueueSnapshot) {
+        var count = 0
         for (key, list) in queued {
             let left = list.filter { q.holds($0.pointer) }
             queued[key] = left.isEmpty ? nil : left
+            count += left.count
         }
+        queuedCount = count
     }
 
     /// What is outstanding for one (StreamID, SubstreamID).

@@ -45,7 +45,13 @@ final class DriverChecker: @unchecked Sendable {
         self.configCache = configCache
     }
 
-    var summary: CheckSummary { state.withLock { $0.summary } }
+    var summary: CheckSummary {
+        state.withLock { s in
+            var summary = s.summary
+            summary.untracked += s.pri.untracked
+            return summary
+        }
+    }
 
     /// The SMMU was reset: what was tracked described the old configuration.
     func reset() {
@@ -395,7 +401,12 @@ final class DriverChecker: @unchecked Sendable {
 
     func pageRequestQueued(_ request: PageRequest, at pointer: UInt32) {
         guard checks(.pasidReuse) else { return }
-        state.withLock { $0.pri.queued(request, at: pointer) }
+        let prune = state.withLock { s in
+            s.pri.queued(request, at: pointer)
+            return s.pri.needsPrune
+        }
+        // Taken before `state`: the register lock comes first.
+        if prune, let snapshot = control?.priQueueSnapshot() { state.withLock { $0.pri.prune(snapshot) } }
     }
 
     func pageResponse(_ response: PageResponse) {
