@@ -25,13 +25,14 @@ private struct BenchGuest {
     let cmdq: UInt64 = ramBase + 0x10_0000, cmdqLog2: UInt64 = 10
     var cmdProd: UInt64 = 0
 
-    init(pages: Int) throws {
+    /// `check`: the model in check mode (docs/checker.md), reports dropped.
+    init(pages: Int, check: Bool = false) throws {
         self.pages = pages
         let size = 64 << 20
         let host = UnsafeMutableRawPointer.allocate(byteCount: size, alignment: 1 << 16)
         memset(host, 0, size)
         try memory.add(.init(guestAddress: PhysicalAddress(Self.ramBase), size: UInt64(size), host: host))
-        smmu = try SMMUv3(memory: memory, host: MemoryOnlyHost(memory))
+        smmu = try SMMUv3(memory: memory, host: MemoryOnlyHost(memory), checking: check ? CheckOptions { _ in } : nil)
         let b = Self.ramBase
         let strtab = b + 0x20_0000, eventq = b + 0x11_0000
         w64(0x80, strtab | 1 << 62); w32(0x88, 6)
@@ -157,6 +158,16 @@ func runModelBenchmark(iterations: Int) throws {
         sink &+= guest.memory.readWords(at: PhysicalAddress(guest.cmdq + UInt64(i & 1023) * 16), count: 2)?[0] ?? 0
     }
 
+    // The same hit and command costs in check mode, against the above: a
+    // hit looks its record up, each CMD_SYNC walks every cached translation
+    // again (here the `pages` the hit pass left in the TLB).
+    var checked = try BenchGuest(pages: pages, check: true)
+    let checkedSMMU = checked.smmu
+    let checkedHit = perOp(rounds: rounds, perRound: pages) { i in
+        if case .translated(let t) = checkedSMMU.translate(request(1, i)) { sink &+= t.outputBase.raw }
+    }
+    let checkedCommand = perOp(rounds: max(20, iterations / 1000), perRound: 16) { _ in checked.submit(batch) } / 64
+
     func fmt(_ v: Double) -> String {
         let s = String(Int((v * 10).rounded()))
         let padded = s.count < 2 ? "0" + s : s
@@ -171,6 +182,8 @@ func runModelBenchmark(iterations: Int) throws {
         ("translate, cold 4-level stage 1", cold, "4 loads", baseline),
         ("translate, cold nested walk", nested, "4 loads", baseline),
         ("command (TLBI_NH_VA, SYNC/64)", perCommand, "16-byte command copy", copy16),
+        ("translate, TLB hit, --check", checkedHit, "TLB hit", hit),
+        ("command, --check, \(pages) cached", checkedCommand, "command", perCommand),
     ]
     for (name, v, base, b) in rows {
         print(pad(name, 34) + pad(fmt(v), 12) + pad(base, 30) + fmt(v / b) + "x")
