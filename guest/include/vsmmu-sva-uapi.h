@@ -76,10 +76,11 @@ struct vsmmu_sva_dma {
  * VSMMU_SVA_WRPROTECT_NOFLUSH: a driver bug on purpose, for the vSMMU's
  * driver checker (docs/checker.md), refused (EPERM) unless the module
  * parameter buggy is "skip-tlbi". The argument is a page-aligned address
- * of the bound process (the caller), in an anonymous mapping
- * (MADV_NOHUGEPAGE where the kernel has THP). That page becomes read-only
- * in the process's page table with no TLB invalidation (no mmu notifier:
- * the SMMU is not told). Returns the endpoint's StreamID.
+ * of the bound process (the caller), in an anonymous mapping, whose page
+ * is present (else EFAULT); EOPNOTSUPP on a kernel with transparent huge
+ * pages. That page becomes read-only in the process's page table with no
+ * TLB invalidation (no mmu notifier: the SMMU is not told). Returns the
+ * endpoint's StreamID.
  */
 #define VSMMU_SVA_WRPROTECT_NOFLUSH _IO(VSMMU_SVA_IOC_MAGIC, 4)
 

@@ -22,19 +22,24 @@ final class ConfigCache: @unchecked Sendable {
         storage.withLock { $0.contexts[CDKey(streamID: sid, substreamID: ssid)] }
     }
 
-    func insert(stream: StreamConfig, for sid: UInt32, generation: UInt64) {
+    /// False (nothing cached) if an invalidation came since `generation`.
+    @discardableResult
+    func insert(stream: StreamConfig, for sid: UInt32, generation: UInt64) -> Bool {
         storage.withLock { s in
-            guard s.generation == generation else { return }
+            guard s.generation == generation else { return false }
             if s.streams.count >= capacity { s.streams.removeAll(keepingCapacity: true) }
             s.streams[sid] = stream
+            return true
         }
     }
 
-    func insert(context: ContextDescriptor, for sid: UInt32, _ ssid: UInt32, generation: UInt64) {
+    @discardableResult
+    func insert(context: ContextDescriptor, for sid: UInt32, _ ssid: UInt32, generation: UInt64) -> Bool {
         storage.withLock { s in
-            guard s.generation == generation else { return }
+            guard s.generation == generation else { return false }
             if s.contexts.count >= capacity { s.contexts.removeAll(keepingCapacity: true) }
             s.contexts[CDKey(streamID: sid, substreamID: ssid)] = context
+            return true
         }
     }
 

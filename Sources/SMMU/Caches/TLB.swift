@@ -114,24 +114,27 @@ final class TLB: @unchecked Sendable {
         return nil
     }
 
-    /// Inserts a block unless an invalidation happened since `generation`.
-    /// `global`: the stage-1 leaf had nG == 0; ignored without an ASID.
+    /// Inserts a block unless an invalidation happened since `generation`
+    /// (then returns false). `global`: the stage-1 leaf had nG == 0;
+    /// ignored without an ASID.
+    @discardableResult
     func insert(tag: Tag, global: Bool = false, inputAddress: UInt64, sizeLog2: UInt8, entry: Entry,
-                generation: UInt64) {
-        guard sizeLog2 >= 12, sizeLog2 < 64 else { return }
+                generation: UInt64) -> Bool {
+        guard sizeLog2 >= 12, sizeLog2 < 64 else { return false }
         let global = global && tag.asid != nil
         let owner = TLBKey.owner(tag, global: global)
-        storage.withLock { s in
-            guard s.generation == generation else { return }
+        return storage.withLock { s in
+            guard s.generation == generation else { return false }
             s.table.insert(TLBKey(owner: owner, sizeLog2: sizeLog2, address: inputAddress), entry)
             if global { s.globalSizes |= 1 << UInt64(sizeLog2) } else { s.sizes |= 1 << UInt64(sizeLog2) }
-            guard !s.ownersOverflowed else { return }
+            guard !s.ownersOverflowed else { return true }
             if s.owners.count >= Self.maxRecordedOwners && !s.owners.contains(owner) {
                 s.owners.removeAll()
                 s.ownersOverflowed = true
             } else {
                 s.owners.insert(owner)
             }
+            return true
         }
     }
 

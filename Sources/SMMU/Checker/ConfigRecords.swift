@@ -70,8 +70,13 @@ struct ConfigRecord: Sendable {
     var interim: [ObservedConfig] = []
     /// The value the configuration cache holds, if it holds one.
     var cached: ObservedConfig?
-    /// Rule `cfgi`: set at a CMD_SYNC where memory no longer matched the
-    /// cached value; a later use of the cached value is the violation.
+    /// Rule `cfgi`: the CMD_SYNC count when memory was first seen not to
+    /// match the cached value, and whether a CFGI that left the entry out
+    /// was consumed after that (the driver is past invalidating it).
+    var staleSince: UInt64?
+    var otherCFGISinceStale = false
+    /// Set at a CMD_SYNC after both: a later use of the cached value is the
+    /// violation.
     var staleAtSync: (commandIndex: UInt32, observed: String)?
     var staleReported = false
     /// The last valid CD's address space (rule `pasid-reuse`).
@@ -79,9 +84,12 @@ struct ConfigRecord: Sendable {
 
     static let maxInterim = 4
 
-    mutating func observe(_ o: ObservedConfig) {
-        guard o != anchor, !interim.contains(o) else { return }
-        if interim.count < Self.maxInterim { interim.append(o) }
+    /// Keeps `o` if it is a state not seen since the anchor; whether it did.
+    @discardableResult
+    mutating func observe(_ o: ObservedConfig) -> Bool {
+        guard o != anchor, !interim.contains(o), interim.count < Self.maxInterim else { return false }
+        interim.append(o)
+        return true
     }
 }
 
@@ -109,8 +117,11 @@ struct PRITracker: Sendable {
     /// Requests not tracked because a bound was reached.
     private(set) var untracked = 0
 
-    /// Whether the next prune is due (half the bound reached).
-    var needsPrune: Bool { queuedCount >= Self.maxQueued / 2 }
+    /// Whether a prune is due: when the count doubled since the last one
+    /// (from half the bound), so that records software has not consumed do
+    /// not make every new one prune.
+    var needsPrune: Bool { queuedCount >= nextPrune }
+    private var nextPrune = maxQueued / 2
 
     mutating func queued(_ r: PageRequest, at pointer: UInt32) {
         if r.last && !r.isStopMarker {
@@ -143,6 +154,7 @@ struct PRITracker: Sendable {
             count += left.count
         }
         queuedCount = count
+        nextPrune = max(Self.maxQueued / 2, min(count * 2, Self.maxQueued))
     }
 
     /// What is outstanding for one (StreamID, SubstreamID).

@@ -23,6 +23,8 @@ final class DriverChecker: @unchecked Sendable {
         /// CMD_SYNCs consumed so far.
         var syncs: UInt64 = 0
         var walks: [WalkKey: WalkRecord] = [:]
+        /// The walks seen stale at a CMD_SYNC (what a TLBI can make violations).
+        var staleWalks: Set<WalkKey> = []
         var ats: [ATSKey: ATSRecord] = [:]
         var configs: [ConfigKey: ConfigRecord] = [:]
         var pri = PRITracker()
@@ -57,6 +59,7 @@ final class DriverChecker: @unchecked Sendable {
     func reset() {
         state.withLock { s in
             s.walks = [:]
+            s.staleWalks = []
             s.ats = [:]
             s.configs = [:]
             s.pri = PRITracker()
@@ -108,7 +111,8 @@ final class DriverChecker: @unchecked Sendable {
                                asid: walk.tags.asid, vmid: walk.tags.vmid, address: address.raw,
                                commandIndex: v.commandIndex,
                                observed: "translation served from a TLB entry after a CMD_SYNC although its "
-                                + "descriptors had changed with no TLBI covering it: \(now.observed)")
+                                + "descriptors had changed with no TLBI covering it: \(now.observed) (at the "
+                                + "CMD_SYNC: \(v.observed))")
         }
         if let report { emit([report]) }
     }
@@ -128,12 +132,16 @@ final class DriverChecker: @unchecked Sendable {
     func tlbInvalidated(_ invalidation: HostInvalidation) {
         state.withLock { s in
             if checks(.tlbInvalidation) {
-                for (k, r) in s.walks where r.staleSince != nil && !r.regimeInvalidatedSince {
+                for k in s.staleWalks {
+                    guard var r = s.walks[k], !r.regimeInvalidatedSince else { continue }
                     // Its regime: the same tags, any address.
                     var anywhere = r.walk.tags
                     anywhere.inputBase = 0
                     anywhere.sizeLog2 = 64
-                    if invalidation.covers(anywhere) { s.walks[k]!.regimeInvalidatedSince = true }
+                    if invalidation.covers(anywhere) {
+                        r.regimeInvalidatedSince = true
+                        s.walks[k] = r
+                    }
                 }
             }
             if checks(.atcInvalidation) {
@@ -144,11 +152,16 @@ final class DriverChecker: @unchecked Sendable {
         }
     }
 
-    /// A CMD_ATC_INV was consumed.
+    /// A CMD_ATC_INV was consumed: it drops what it covers; for the
+    /// stream's other translations that a TLBI covered, it shows the
+    /// driver has moved on to invalidating the ATC.
     func atcInvalidated(_ invalidation: HostInvalidation) {
-        guard checks(.atcInvalidation) else { return }
+        guard checks(.atcInvalidation), case .atc(let sid, _, _, _, _) = invalidation else { return }
         state.withLock { s in
             s.ats = s.ats.filter { !invalidation.covers($0.value.walk.tags, in: .atc) }
+            for (k, r) in s.ats where r.walk.tags.streamID == sid && r.invalidatedAtSync != nil && !r.atcInvalidatedSince {
+                s.ats[k]!.atcInvalidatedSince = true
+            }
         }
     }
 
@@ -183,53 +196,68 @@ final class DriverChecker: @unchecked Sendable {
                   hit.sizeLog2 == key.sizeLog2, hit.global == key.global, hit.entry.outputBase == r.walk.outputBase
             else {
                 s.walks[key] = nil
+                s.staleWalks.remove(key)
                 continue
             }
             guard r.violation == nil else { continue }
-            var record = r
             switch Staleness.of(r.walk, memory: memory) {
             case .current:
+                guard r.staleSince != nil else { continue }
+                var record = r
                 record.staleSince = nil
                 record.regimeInvalidatedSince = false
+                s.walks[key] = record
+                s.staleWalks.remove(key)
             case .changed(let what), .removed(let what):
+                var record = r
                 if record.staleSince == nil {
                     record.staleSince = s.syncs
+                    s.staleWalks.insert(key)
                 } else if record.regimeInvalidatedSince {
                     record.violation = (index, what + "; a TLBI of its ASID/VMID was consumed after the "
-                                        + "change, then this CMD_SYNC, and none covered the entry")
+                                        + "change was seen, then this CMD_SYNC, and none covered the entry")
+                } else {
+                    continue
                 }
+                s.walks[key] = record
             }
-            s.walks[key] = record
         }
     }
 
     /// Rule atc-inv: a translation handed to an ATC whose range a TLBI
     /// covered (the driver changed it) and whose tables changed, still not
-    /// covered by CMD_ATC_INV at the second CMD_SYNC after that TLBI (Linux
-    /// orders TLBI, SYNC, ATC_INV, SYNC).
+    /// covered at a CMD_SYNC after the driver sent a CMD_ATC_INV for the
+    /// same stream that left it out (Linux orders TLBI, SYNC, ATC_INV,
+    /// SYNC: until some ATC_INV of the stream comes, it may not be queued
+    /// yet while other CPUs' CMD_SYNCs complete).
     private func sweepATS(_ s: inout State, index: UInt32) -> [CheckReport] {
         var reports: [CheckReport] = []
-        for (key, r) in s.ats {
-            guard let at = r.invalidatedAtSync, s.syncs >= at &+ 2 else { continue }
+        for (key, r) in s.ats where r.invalidatedAtSync != nil && r.atcInvalidatedSince {
             let now = Staleness.of(r.walk, memory: memory)
             s.ats[key] = nil
             guard now.isStale else { continue }
             reports.append(CheckReport(rule: .atcInvalidation, streamID: r.walk.tags.streamID,
                                        substreamID: r.walk.tags.substreamID, asid: r.walk.tags.asid,
                                        vmid: r.walk.tags.vmid, address: r.walk.tags.inputBase, commandIndex: index,
-                                       observed: "an ATS translation the endpoint may cache was invalidated in the "
-                                        + "TLB and two CMD_SYNCs completed with no CMD_ATC_INV covering it: \(now.observed)"))
+                                       observed: "an ATS translation the endpoint may cache was covered by a TLBI, "
+                                        + "then a CMD_ATC_INV of the stream left it out and this CMD_SYNC completed: "
+                                        + now.observed))
         }
         return reports
     }
 
     // MARK: - Configuration (rules cfgi, hitless, pasid-reuse)
 
-    /// An STE or CD was read from memory on a configuration-cache miss;
-    /// `cached`: the model put it in its cache.
-    func configFetched(_ key: ConfigKey, _ observed: ObservedConfig, cached: Bool) {
+    /// An STE or CD was read from memory on a configuration-cache miss that
+    /// started under the cache's `generation`; `cached`: the model put it
+    /// in its cache. A fetch a CFGI overtook (the generation moved) read
+    /// what the CFGI replaced: it is not an observation of the new state.
+    func configFetched(_ key: ConfigKey, _ observed: ObservedConfig, cached: Bool, generation: UInt64) {
         guard checks(.configInvalidation) || checks(.hitlessUpdate) || checks(.pasidReuse) else { return }
         state.withLock { s in
+            // Checked under `state`: configInvalidated (which follows the
+            // cache's invalidation) cannot run between this and the record.
+            guard configCache.generation == generation else { return }
             guard var r = s.configs[key] else {
                 if s.configs.count >= Self.maxConfigs { s.summary.untracked += 1; return }
                 var r = ConfigRecord(anchor: observed)
@@ -273,24 +301,41 @@ final class DriverChecker: @unchecked Sendable {
         for (key, r) in s.configs {
             let now = fetch(key, control: control)
             var record = r
-            record.observe(now)
+            var changed = record.observe(now)
             if let cached = r.cached {
-                if cached == now {
+                if !isCached(key, as: cached) {
+                    // Dropped (capacity) or replaced: nothing stale to use.
+                    record.cached = nil
+                    record.staleSince = nil
                     record.staleAtSync = nil
-                } else if record.staleAtSync == nil {
-                    record.staleAtSync = (index, "cached \(cached.summary); memory now \(now.summary)")
+                    record.otherCFGISinceStale = false
+                    changed = true
+                } else if cached == now {
+                    if record.staleSince != nil || record.staleAtSync != nil {
+                        record.staleSince = nil
+                        record.staleAtSync = nil
+                        record.otherCFGISinceStale = false
+                        changed = true
+                    }
+                } else if record.staleSince == nil {
+                    record.staleSince = s.syncs
+                    changed = true
+                } else if record.otherCFGISinceStale && record.staleAtSync == nil {
+                    record.staleAtSync = (index, "cached \(cached.summary); memory now \(now.summary); a CFGI "
+                                          + "that left it out was consumed after the change was seen")
+                    changed = true
                 }
-                // Dropped from the cache by capacity: nothing to use.
-                if !isCached(key) { record.cached = nil; record.staleAtSync = nil }
             }
-            s.configs[key] = record
+            if changed { s.configs[key] = record }
         }
     }
 
-    private func isCached(_ key: ConfigKey) -> Bool {
-        switch key {
-        case .stream(let sid): configCache.stream(sid) != nil
-        case .context(let sid, let ssid): configCache.context(sid, ssid) != nil
+    /// Whether the configuration cache still holds `value` for `key`.
+    private func isCached(_ key: ConfigKey, as value: ObservedConfig) -> Bool {
+        switch (key, value) {
+        case (.stream(let sid), .stream(let ste)): configCache.stream(sid) == ste
+        case (.context(let sid, let ssid), .context(let cd)): configCache.context(sid, ssid) == cd
+        default: false
         }
     }
 
@@ -315,7 +360,17 @@ final class DriverChecker: @unchecked Sendable {
                 } else {
                     covered = streams?.contains(key.streamID) ?? true
                 }
-                guard covered else { continue }
+                guard covered else {
+                    // Rule cfgi: a CFGI that leaves out a stale cached entry
+                    // (another SSID of its stream; another STE) shows the
+                    // driver is past invalidating it.
+                    let evidence = contextsOf.map { $0 == key.streamID && key.substreamID != nil }
+                        ?? (key.substreamID == nil)
+                    if evidence && r.staleSince != nil && !r.otherCFGISinceStale {
+                        s.configs[key]!.otherCFGISinceStale = true
+                    }
+                    continue
+                }
                 let now = fetch(key, control: control)
                 var record = r
                 if checks(.hitlessUpdate) {
@@ -347,6 +402,8 @@ final class DriverChecker: @unchecked Sendable {
                 record.anchor = now
                 record.interim = []
                 record.cached = nil
+                record.staleSince = nil
+                record.otherCFGISinceStale = false
                 record.staleAtSync = nil
                 record.staleReported = false
                 s.configs[key] = record
@@ -426,7 +483,8 @@ final class DriverChecker: @unchecked Sendable {
     /// CMD_SYNC with an MSI: the address must be memory (3.21.2, 4.7.3).
     func syncMSI(address: PhysicalAddress, index: UInt32) {
         guard checks(.queueProtocol), address != 0 else { return }
-        guard memory.read32(at: address) == nil else { return }
+        // An aligned 8-byte read: the C ABI's memory reads are whole words.
+        guard memory.read64(at: PhysicalAddress(address.raw & ~7)) == nil else { return }
         emit([CheckReport(rule: .queueProtocol, address: address.raw, commandIndex: index,
                           observed: "CMD_SYNC MSIAddress \(address) is not guest memory (4.7.3: the completion MSI "
                             + "would be lost)")])

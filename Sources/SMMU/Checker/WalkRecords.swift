@@ -56,12 +56,13 @@ enum Staleness: Equatable {
         }
     }
 
-    /// Walks `walk.inputs` again, without side effects, and compares.
-    /// An access flag cleared since (HA = 0) is not a change: software may
+    /// Walks `walk.inputs` again, with the access that made the entry
+    /// (a write-only stage-2 page faults a read), without side effects
+    /// (CheckerMemory takes a hardware update as done), and compares. An
+    /// access flag cleared since (HA = 0) is not a change: software may
     /// clear AF without invalidating (the entry only stays "young").
     static func of(_ walk: CachedWalk, memory: CheckerMemory) -> Staleness {
-        var access = walk.inputs.access
-        access.remove(.write)
+        let access = walk.inputs.access
         let expected = walk.outputBase &+ walk.inputs.address.offset(inBlockLog2: walk.tags.sizeLog2)
         switch PageTableWalker.walk(address: walk.inputs.address, access: access, stage1: walk.inputs.stage1,
                                     stage2: walk.inputs.stage2, memory: memory) {
@@ -101,6 +102,8 @@ struct ATSRecord: Sendable {
     var walk: CachedWalk
     /// CMD_SYNC count when a TLBI covering it was consumed.
     var invalidatedAtSync: UInt64?
+    /// A CMD_ATC_INV of the same stream that did not cover it came after.
+    var atcInvalidatedSince = false
 }
 
 struct ATSKey: Hashable, Sendable {

@@ -139,9 +139,10 @@ final class TranslationUnit: CacheMaintenance, @unchecked Sendable {
             let log2 = min(walk.blockSizeLog2, 63)
             let mask = (UInt64(1) << log2) &- 1
             let outputBase = walk.outputAddress.alignedDown(log2: log2)
-            tlb.insert(tag: tag, global: walk.global, inputAddress: tlbAddress & ~mask, sizeLog2: log2,
-                       entry: .init(outputBase: outputBase, permissions: walk.permissions, stage2: stream.stage2 != nil),
-                       generation: generation)
+            let cached = tlb.insert(tag: tag, global: walk.global, inputAddress: tlbAddress & ~mask, sizeLog2: log2,
+                                    entry: .init(outputBase: outputBase, permissions: walk.permissions,
+                                                 stage2: stream.stage2 != nil),
+                                    generation: generation)
             // Split-stage: stage 1's output, the IPA (the input address if S1DSS bypassed stage 1).
             let output: TranslationOutput = splitStage
                 ? .intermediate((walk.intermediateAddress ?? IntermediateAddress(bypassingStage1: request.address))
@@ -152,8 +153,10 @@ final class TranslationUnit: CacheMaintenance, @unchecked Sendable {
             if let checker {
                 let checked = checkedWalk(t, request, tag: tag, tlbAddress: tlbAddress, regime: regime,
                                           stream: stream, output: outputBase)
-                checker.cachedWalk(key: WalkKey(tag: tag, global: walk.global, keyAddress: tlbAddress, sizeLog2: log2),
-                                   checked)
+                if cached {
+                    checker.cachedWalk(key: WalkKey(tag: tag, global: walk.global, keyAddress: tlbAddress,
+                                                    sizeLog2: log2), checked)
+                }
                 if request.ats { checker.atsTranslation(checked) }
             }
             return .translated(t)
@@ -220,12 +223,12 @@ final class TranslationUnit: CacheMaintenance, @unchecked Sendable {
         switch result {
         case .success(let s):
             fetches.countSTE()
-            configCache.insert(stream: s, for: streamID, generation: generation)
-            checker?.configFetched(.stream(streamID), .stream(s), cached: true)
+            let cached = configCache.insert(stream: s, for: streamID, generation: generation)
+            checker?.configFetched(.stream(streamID), .stream(s), cached: cached, generation: generation)
         case .failure(let f):
             if let checker {
                 checker.configFetched(.stream(streamID), checker.observedFault(.stream(streamID), f, control: control),
-                                      cached: false)
+                                      cached: false, generation: generation)
             }
         }
         return result
@@ -254,11 +257,11 @@ final class TranslationUnit: CacheMaintenance, @unchecked Sendable {
                               memory: memory, resolve: resolve) {
         case .success(let cd):
             if let s1 = stream.stage1 { fetches.countCD(of: s1, substreamID: substreamID) }
-            configCache.insert(context: cd, for: streamID, substreamID, generation: generation)
-            checker?.configFetched(.context(streamID, substreamID), .context(cd), cached: true)
+            let cached = configCache.insert(context: cd, for: streamID, substreamID, generation: generation)
+            checker?.configFetched(.context(streamID, substreamID), .context(cd), cached: cached, generation: generation)
             return .success(cd)
         case .failure(let f):
-            checker?.configFetched(.context(streamID, substreamID), .absent, cached: false)
+            checker?.configFetched(.context(streamID, substreamID), .absent, cached: false, generation: generation)
             if f.stage2Fault, var s2 = stage2Fault {
                 s2.faultClass = .cd
                 return .failure(FaultOutcome(fault: walkFault(s2, request, stream: stream, context: nil)))

@@ -233,16 +233,17 @@ static long vsmmu_sva_wrprotect_noflush(struct vsmmu_sva_ctx *ctx,
 
 	if (!sysfs_streq(buggy, "skip-tlbi"))
 		return -EPERM;
+	/* a huge page would need splitting first: 4 KiB pages only */
+	if (IS_ENABLED(CONFIG_TRANSPARENT_HUGEPAGE))
+		return -EOPNOTSUPP;
 	if (!ctx->handle)
 		return -ENOTCONN;
 	if (!mm || mm != ctx->mm || !PAGE_ALIGNED(addr))
 		return -EINVAL;
 	mmap_read_lock(mm);
 	vma = vma_lookup(mm, addr);
-	/* an existing 4 KiB mapping only: no table is allocated, no THP */
-	if (!vma || !vma_is_anonymous(vma) ||
-	    (IS_ENABLED(CONFIG_TRANSPARENT_HUGEPAGE) &&
-	     !(vma->vm_flags & VM_NOHUGEPAGE)))
+	/* inside an anonymous mapping; its PTE must be present (EFAULT) */
+	if (!vma || !vma_is_anonymous(vma))
 		ret = -EINVAL;
 	else
 		ret = apply_to_page_range(mm, addr, PAGE_SIZE,
