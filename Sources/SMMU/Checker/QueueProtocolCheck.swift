@@ -9,21 +9,12 @@ enum QueueProtocolCheck {
         func report(_ what: String) -> CheckReport {
             CheckReport(rule: .queueProtocol, address: UInt64(offset), observed: what)
         }
+        if let g = guardedByEnable[reg] {
+            guard cr0 & g.enable != 0 else { return nil }
+            return report("SMMU_\(reg) written while \(g.name) == 1 (\(g.section): a guarded register, IGNORED from "
+                          + "SMMUv3.2, CONSTRAINED UNPREDICTABLE before)")
+        }
         switch reg {
-        case .CMDQ_BASE where cr0 & RegBits.CMDQEN != 0:
-            return report("SMMU_CMDQ_BASE written while CMDQEN == 1" + guarded("6.3.26"))
-        case .EVENTQ_BASE where cr0 & RegBits.EVTQEN != 0:
-            return report("SMMU_EVENTQ_BASE written while EVENTQEN == 1" + guarded("6.3.29"))
-        case .PRIQ_BASE where cr0 & RegBits.PRIQEN != 0:
-            return report("SMMU_PRIQ_BASE written while PRIQEN == 1" + guarded("6.3.33"))
-        case .STRTAB_BASE where cr0 & RegBits.SMMUEN != 0, .STRTAB_BASE_CFG where cr0 & RegBits.SMMUEN != 0:
-            return report("SMMU_\(reg) written while SMMUEN == 1" + guarded(reg == .STRTAB_BASE ? "6.3.24" : "6.3.25"))
-        case .CMDQ_CONS where cr0 & RegBits.CMDQEN != 0:
-            return report("SMMU_CMDQ_CONS written while CMDQEN == 1" + guarded("6.3.28"))
-        case .EVENTQ_PROD where cr0 & RegBits.EVTQEN != 0:
-            return report("SMMU_EVENTQ_PROD written while EVENTQEN == 1" + guarded("6.3.95"))
-        case .PRIQ_PROD where cr0 & RegBits.PRIQEN != 0:
-            return report("SMMU_PRIQ_PROD written while PRIQEN == 1" + guarded("6.3.97"))
         case .CMDQ_PROD where cr0 & RegBits.CMDQEN != 0 && !r.globalErrorActive(RegBits.CMDQ_ERR):
             let g = r.geometry(.CMDQ_BASE)
             let cons = UInt32(truncatingIfNeeded: r[.CMDQ_CONS]), old = UInt32(truncatingIfNeeded: r[.CMDQ_PROD])
@@ -68,11 +59,18 @@ enum QueueProtocolCheck {
         return nil
     }
 
-    /// A register guarded by an enable: software must only write it while
-    /// the enable is 0.
-    private static func guarded(_ section: String) -> String {
-        " (\(section): a guarded register, IGNORED from SMMUv3.2, CONSTRAINED UNPREDICTABLE before)"
-    }
+    /// Queue and stream-table registers software must write only while
+    /// their enable (in CR0ACK) is 0, with the section that says so.
+    private static let guardedByEnable: [SMMURegister: (enable: UInt64, name: String, section: String)] = [
+        .CMDQ_BASE: (RegBits.CMDQEN, "CMDQEN", "6.3.26"),
+        .CMDQ_CONS: (RegBits.CMDQEN, "CMDQEN", "6.3.28"),
+        .EVENTQ_BASE: (RegBits.EVTQEN, "EVENTQEN", "6.3.29"),
+        .EVENTQ_PROD: (RegBits.EVTQEN, "EVENTQEN", "6.3.95"),
+        .PRIQ_BASE: (RegBits.PRIQEN, "PRIQEN", "6.3.33"),
+        .PRIQ_PROD: (RegBits.PRIQEN, "PRIQEN", "6.3.97"),
+        .STRTAB_BASE: (RegBits.SMMUEN, "SMMUEN", "6.3.24"),
+        .STRTAB_BASE_CFG: (RegBits.SMMUEN, "SMMUEN", "6.3.25"),
+    ]
 
     static func hex<T: BinaryInteger>(_ v: T) -> String { "0x" + String(v, radix: 16) }
 }
