@@ -101,6 +101,53 @@ struct CheckerTests {
         #expect(d.takeCheckReports().isEmpty)
     }
 
+    // MARK: table-reuse (3.21.1)
+
+    /// The level-2 descriptor that points at `va`'s last-level table, and
+    /// that table (Stage1Tables' 4-level, 4 KiB layout).
+    func leafTable(_ d: LinuxLikeDriver, _ t: Stage1Tables, _ va: UInt64) -> (parentSlot: UInt64, table: UInt64) {
+        var table = t.root
+        var slot: UInt64 = 0
+        for level in 0..<3 {
+            slot = table + PT4K.index(va, level: level) * 8
+            table = d.ram.read64(slot) & 0x0000_FFFF_FFFF_F000
+        }
+        return (slot, table)
+    }
+
+    /// The last-level table of `va` unlinked and, before the TLBI, its page
+    /// reused as another table (the slot now maps elsewhere): reported at
+    /// the TLBI that releases the cached walk.
+    @Test func tablePageReusedBeforeTheTLBIIsReported() throws {
+        let (m, _) = try machine()
+        let d = m.d
+        #expect(dma(d, ssid: 1, va) == m.pa[1]!)
+        let (parent, table) = leafTable(d, m.tables[1]!, va)
+        d.ram.write64(parent, 0)
+        d.ram.write64(table + PT4K.index(va, level: 3) * 8,
+                      PT4K.pageDescriptor(m.pa[2]!, PT4K.af | PT4K.innerShareable | PT4K.apEL0 | PT4K.nG))
+        #expect(d.submit([DriverCmd.tlbiNHVA(asid: 11, address: va, leaf: false)]))
+        let reports = d.takeCheckReports()
+        #expect(reports.map(\.rule) == [.tablePageReuse])
+        #expect(reports.first.map { $0.streamID == sid && $0.substreamID == 1 && $0.asid == 11 && $0.address == va }
+                == true)
+    }
+
+    /// Linux: unlink, TLBI + CMD_SYNC, then free and reuse the page.
+    @Test func tablePageReusedAfterTheTLBIIsClean() throws {
+        let (m, _) = try machine()
+        let d = m.d
+        #expect(dma(d, ssid: 1, va) == m.pa[1]!)
+        let (parent, table) = leafTable(d, m.tables[1]!, va)
+        d.ram.write64(parent, 0)
+        #expect(d.submit([DriverCmd.tlbiNHVA(asid: 11, address: va, leaf: false)]))
+        d.ram.write64(table + PT4K.index(va, level: 3) * 8,
+                      PT4K.pageDescriptor(m.pa[2]!, PT4K.af | PT4K.innerShareable | PT4K.apEL0 | PT4K.nG))
+        #expect(d.submit([DriverCmd.tlbiNHVA(asid: 11, address: va, leaf: false)]))
+        #expect(dma(d, ssid: 1, va) == nil)
+        #expect(d.takeCheckReports().isEmpty)
+    }
+
     // MARK: cfgi (3.21.3)
 
     /// A live CD pointed at another address space, then a CFGI_CD of the

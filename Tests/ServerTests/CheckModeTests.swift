@@ -25,7 +25,7 @@ struct CheckModeTests {
         #expect(lines.count == 2)
         #expect(lines.first?.hasPrefix(#"{"rule":"queue","section":"3.21.2, 4.7.3, 6.3""#) == true)
         #expect(lines.first?.contains(#""address":"0x90""#) == true)
-        #expect(lines.last?.hasPrefix(#"{"summary":{"tlbi":0,"cfgi":0,"hitless":0,"pasid-reuse":0,"atc-inv":0,"queue":1}"#) == true)
+        #expect(lines.last?.hasPrefix(#"{"summary":{"tlbi":0,"cfgi":0,"hitless":0,"pasid-reuse":0,"table-reuse":0,"atc-inv":0,"queue":1}"#) == true)
         #expect(f.client.server.checkSummaryLine?.contains("queue=1") == true)
     }
 

@@ -14,6 +14,9 @@ public enum CheckRule: String, CaseIterable, Sendable, Hashable, Comparable {
     /// A SubstreamID given another address space while page requests with
     /// that PASID are still in the PRI queue or unanswered.
     case pasidReuse = "pasid-reuse"
+    /// A last-level table page a cached walk went through, unlinked and
+    /// rewritten as something else before the TLBI that releases the walk.
+    case tablePageReuse = "table-reuse"
     /// An ATS translation handed to an endpoint outlives a TLBI of its range
     /// and two CMD_SYNCs with no CMD_ATC_INV covering it.
     case atcInvalidation = "atc-inv"
@@ -29,6 +32,7 @@ public enum CheckRule: String, CaseIterable, Sendable, Hashable, Comparable {
         case .configInvalidation: "3.21.3"
         case .hitlessUpdate: "3.21.3, 3.21.3.1"
         case .pasidReuse: "8 (Stop Marker), 8.2"
+        case .tablePageReuse: "3.21.1"
         case .atcInvalidation: "3.9.1, 4.5.1"
         case .queueProtocol: "3.21.2, 4.7.3, 6.3"
         }
@@ -40,6 +44,7 @@ public enum CheckRule: String, CaseIterable, Sendable, Hashable, Comparable {
         case .configInvalidation: "missing configuration invalidation"
         case .hitlessUpdate: "non-hitless live update"
         case .pasidReuse: "PASID reused with page requests outstanding"
+        case .tablePageReuse: "table page reused before its invalidation"
         case .atcInvalidation: "missing ATC invalidation"
         case .queueProtocol: "queue protocol"
         }

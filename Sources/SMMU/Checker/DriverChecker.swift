@@ -84,7 +84,7 @@ final class DriverChecker: @unchecked Sendable {
 
     /// A walk's result went into the TLB.
     func cachedWalk(key: WalkKey, _ walk: CachedWalk) {
-        guard checks(.tlbInvalidation) else { return }
+        guard checks(.tlbInvalidation) || checks(.tablePageReuse) else { return }
         state.withLock { s in
             if s.walks[key] == nil && s.walks.count >= Self.maxWalks { s.summary.untracked += 1; return }
             s.walks[key] = WalkRecord(walk: walk)
@@ -128,9 +128,13 @@ final class DriverChecker: @unchecked Sendable {
         }
     }
 
-    /// A TLBI was consumed (`invalidation`: what it covers).
-    func tlbInvalidated(_ invalidation: HostInvalidation) {
+    /// A TLBI at CMDQ index `index` was consumed (`invalidation`: what it
+    /// covers; the TLB has applied it).
+    func tlbInvalidated(_ invalidation: HostInvalidation, index: UInt32) {
+        var reports: [CheckReport] = []
+        defer { emit(reports) }
         state.withLock { s in
+            releaseWalks(&s, invalidation, index: index, &reports)
             if checks(.tlbInvalidation) {
                 for k in s.staleWalks {
                     guard var r = s.walks[k], !r.regimeInvalidatedSince else { continue }
@@ -149,6 +153,37 @@ final class DriverChecker: @unchecked Sendable {
                     s.ats[k]!.invalidatedAtSync = s.syncs
                 }
             }
+        }
+    }
+
+    /// The walks this TLBI released (the TLB no longer holds them) leave the
+    /// records. Rule table-reuse: if the leaf descriptor a released walk
+    /// read now holds a valid descriptor to somewhere else while the walk no
+    /// longer reaches it, its table page was unlinked and reused before
+    /// this invalidation (a driver frees table pages only after it, 3.21.1).
+    private func releaseWalks(_ s: inout State, _ invalidation: HostInvalidation, index: UInt32,
+                              _ reports: inout [CheckReport]) {
+        for (key, r) in s.walks where invalidation.covers(r.walk.tags) {
+            if let hit = tlb.lookup(tag: r.walk.lookupTag, address: r.walk.lookupAddress),
+               hit.sizeLog2 == key.sizeLog2, hit.global == key.global, hit.entry.outputBase == r.walk.outputBase {
+                continue
+            }
+            s.walks[key] = nil
+            s.staleWalks.remove(key)
+            guard checks(.tablePageReuse), let slot = r.walk.leafAddress, let now = memory.read64(at: slot) else { continue }
+            let addressBits: UInt64 = 0x0000_FFFF_FFFF_F000
+            guard now & 1 != 0, now & addressBits != r.walk.leafDescriptor & addressBits else { continue }
+            // Still reached by a walk: changed in place (rule tlbi's business).
+            if case .success(let w) = PageTableWalker.walk(address: r.walk.inputs.address, access: r.walk.inputs.access,
+                                                          stage1: r.walk.inputs.stage1, stage2: r.walk.inputs.stage2,
+                                                          memory: memory),
+               w.leafDescriptorAddress == slot { continue }
+            reports.append(CheckReport(
+                rule: .tablePageReuse, streamID: r.walk.tags.streamID, substreamID: r.walk.tags.substreamID,
+                asid: r.walk.tags.asid, vmid: r.walk.tags.vmid, address: r.walk.inputs.address.raw, commandIndex: index,
+                observed: "the walk of \(r.walk.inputs.address) read leaf descriptor 0x\(String(r.walk.leafDescriptor, radix: 16)) "
+                    + "at \(slot); at the TLBI that releases it the table is no longer reached and that slot holds "
+                    + "0x\(String(now, radix: 16)): the table page was reused before its invalidation"))
         }
     }
 

@@ -38,6 +38,9 @@ struct CachedWalk: Sendable {
     var inputs: WalkInputs
     var outputBase: PhysicalAddress
     var permissions: Permissions
+    /// The leaf descriptor the walk read and where (nil: not from a walk).
+    var leafAddress: PhysicalAddress?
+    var leafDescriptor: UInt64 = 0
 }
 
 /// How a cached translation compares with the tables in memory now.

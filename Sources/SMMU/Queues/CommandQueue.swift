@@ -171,7 +171,7 @@ extension ControlUnit {
             checker.configInvalidated(streams: nil, contextsOf: sid, substreamID: ssid, index: index,
                                       pri: priQueueSnapshot())
         case .tlbi(let scope):
-            checker.tlbInvalidated(Self.hostInvalidation(for: scope))
+            checker.tlbInvalidated(Self.hostInvalidation(for: scope), index: index)
         case .atcInvalidate(let sid, let ssid, let address, let size, let global):
             if controlState.smmuEnabled {
                 checker.atcInvalidated(.atc(streamID: sid, substreamID: ssid, address: address, size: size,

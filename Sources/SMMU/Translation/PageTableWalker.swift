@@ -38,6 +38,11 @@ public struct WalkResult: Sendable, Hashable {
     public var intermediateAddress: IntermediateAddress?
     /// The stage-1 leaf is global (nG == 0) in a regime with ASIDs (3.17.1).
     public var global = false
+    /// The leaf descriptor (stage 1's, or stage 2's without stage 1) as read
+    /// before any hardware update, and the PA it was read from (nil with
+    /// neither stage): what check mode watches for table-page reuse.
+    public var leafDescriptorAddress: PhysicalAddress?
+    public var leafDescriptor: UInt64 = 0
 
     public init(outputAddress: PhysicalAddress, blockSizeLog2: UInt8, permissions: Permissions,
                 stage1BlockLog2: UInt8? = nil, stage2BlockLog2: UInt8? = nil,
@@ -101,9 +106,14 @@ enum PageTableWalker {
             }
             let ipa = IntermediateAddress(bypassingStage1: address)
             return stage2Walk(ipa: ipa, access: access, config: stage2, faultClass: .input, memory: memory)
-                .map { WalkResult(outputAddress: $0.outputAddress, blockSizeLog2: $0.blockLog2,
-                                  permissions: $0.permissions, stage2BlockLog2: $0.blockLog2,
-                                  intermediateAddress: ipa) }
+                .map {
+                    var r = WalkResult(outputAddress: $0.outputAddress, blockSizeLog2: $0.blockLog2,
+                                       permissions: $0.permissions, stage2BlockLog2: $0.blockLog2,
+                                       intermediateAddress: ipa)
+                    r.leafDescriptorAddress = $0.leafAddress
+                    r.leafDescriptor = $0.leafDescriptor
+                    return r
+                }
         }
         let s1: StageOutput<IntermediateAddress>
         switch stage1Walk(address: address, access: access, regime: stage1, stage2: stage2, memory: memory) {
@@ -115,6 +125,8 @@ enum PageTableWalker {
                                     blockSizeLog2: s1.blockLog2, permissions: s1.permissions,
                                     stage1BlockLog2: s1.blockLog2)
             result.global = s1.global
+            result.leafDescriptorAddress = s1.leafAddress
+            result.leafDescriptor = s1.leafDescriptor
             return .success(result)
         }
         // The stage-1 output is an IPA; a stage-2 fault on it is CLASS == IN.
@@ -126,6 +138,8 @@ enum PageTableWalker {
                                     stage1BlockLog2: s1.blockLog2, stage2BlockLog2: s2.blockLog2,
                                     intermediateAddress: s1.outputAddress)
             result.global = s1.global
+            result.leafDescriptorAddress = s1.leafAddress
+            result.leafDescriptor = s1.leafDescriptor
             return .success(result)
         }
     }
@@ -155,4 +169,7 @@ struct StageOutput<Address: SMMUAddress>: Sendable, Hashable {
     var permissions: Permissions
     /// Stage 1: the leaf is global (see WalkResult.global).
     var global = false
+    /// The leaf descriptor as read, and the PA it was read from.
+    var leafAddress: PhysicalAddress = 0
+    var leafDescriptor: UInt64 = 0
 }

@@ -151,8 +151,10 @@ final class TranslationUnit: CacheMaintenance, @unchecked Sendable {
             let t = makeTranslation(request, stream: stream, context: context, outputBase: output,
                                     sizeLog2: log2, permissions: walk.permissions, global: walk.global)
             if let checker {
-                let checked = checkedWalk(t, request, tag: tag, tlbAddress: tlbAddress, regime: regime,
+                var checked = checkedWalk(t, request, tag: tag, tlbAddress: tlbAddress, regime: regime,
                                           stream: stream, output: outputBase)
+                checked.leafAddress = walk.leafDescriptorAddress
+                checked.leafDescriptor = walk.leafDescriptor
                 if cached {
                     checker.cachedWalk(key: WalkKey(tag: tag, global: walk.global, keyAddress: tlbAddress,
                                                     sizeLog2: log2), checked)

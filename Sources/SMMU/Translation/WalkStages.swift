@@ -153,7 +153,8 @@ extension PageTableWalker {
             // The output is aligned to the block: the offset fills its low bits.
             let out = StageOutput(outputAddress: output &+ address.offset(inBlockLog2: leaf.shift),
                                   blockLog2: leaf.shift, permissions: permissions,
-                                  global: !regime.el2 && descriptor & D.notGlobal == 0)
+                                  global: !regime.el2 && descriptor & D.notGlobal == 0,
+                                  leafAddress: leaf.descriptorAddress, leafDescriptor: descriptor)
             if set == 0 && clear == 0 { return .success(out) }
 
             // HTTU. Under nesting the update is a write through stage 2 to the
@@ -250,7 +251,8 @@ extension PageTableWalker {
                 set |= D.s2apWrite
             }
             let out = StageOutput(outputAddress: output &+ ipa.offset(inBlockLog2: leaf.shift),
-                                  blockLog2: leaf.shift, permissions: permissions)
+                                  blockLog2: leaf.shift, permissions: permissions,
+                                  leafAddress: leaf.descriptorAddress, leafDescriptor: descriptor)
             if set == 0 { return .success(out) }
             guard let old = memory.compareExchange64(at: leaf.descriptorAddress, expected: descriptor,
                                                      desired: descriptor | set) else {
