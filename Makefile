@@ -47,13 +47,16 @@ test-unit:
 test-sanitizers:
 	scripts/test-sanitizers
 
-# A short run of the model's libFuzzer harness (200000 inputs); `make fuzz`
-# is the soak (10 million).
+# Short runs of the libFuzzer harnesses (the model: 200000 inputs; the
+# backend's wire messages: 50000); `make fuzz` is the soak (10 million and
+# 2 million).
 test-fuzz:
 	scripts/fuzz
+	scripts/fuzz --target wire --runs 50000
 
 fuzz:
 	scripts/fuzz --runs 10000000
+	scripts/fuzz --target wire --runs 2000000
 
 # The runner scripts' tests (no QEMU or guest needed: fakes stand in).
 test-scripts:

@@ -43,7 +43,11 @@ let package = Package(
             name: "vsmmu-bench", dependencies: ["SMMU", "VSMMUServer", "CVSMMU"],
             path: "Sources/vsmmu-bench"),
         // libFuzzer harness of the model (scripts/fuzz); replays inputs without it.
-        .executableTarget(name: "vsmmu-fuzz", dependencies: ["SMMU"], path: "Sources/vsmmu-fuzz"),
+        .executableTarget(
+            name: "vsmmu-fuzz",
+            dependencies: ["SMMU", "VSMMUServer", "CVSMMU", .product(name: "Logging", package: "swift-log"),
+                           .product(name: "SystemPackage", package: "swift-system")],
+            path: "Sources/vsmmu-fuzz"),
         .testTarget(name: "SMMUTests", dependencies: ["SMMU"], path: "Tests/SMMUTests"),
         .testTarget(
             name: "ServerTests",

@@ -8,7 +8,7 @@ import Glibc
 /// One front end's connection: the reader loop that answers every request at
 /// once, the command worker, guest RAM and the backend channel. The model
 /// reads guest RAM directly and signals the host through the backend link.
-final class Session: @unchecked Sendable {
+package final class Session: @unchecked Sendable {
     /// The front-end channel requests arrive on (SET_FRONTEND_CHANNEL moves
     /// it); the sockets it replaced stay open until the session ends.
     private(set) var socket: MessageSocket
@@ -24,6 +24,13 @@ final class Session: @unchecked Sendable {
     static let offeredFeatures: UInt64 = Wire.featureMMIOWriteSync
 
     let checkReporter: CheckReporter?
+
+    /// `package`: the wire fuzzer (Sources/vsmmu-fuzz) runs sessions too.
+    package convenience init(socket: MessageSocket, configuration: SMMUConfiguration, log: RateLimitedLogger,
+                             syncTimeoutMs: Int32) {
+        self.init(socket: socket, configuration: configuration, log: log, syncTimeoutMs: syncTimeoutMs,
+                  checkReporter: nil)
+    }
 
     init(socket: MessageSocket, configuration: SMMUConfiguration, log: RateLimitedLogger, syncTimeoutMs: Int32,
          checkReporter: CheckReporter? = nil, channelChanged: @escaping (MessageSocket) -> Void = { _ in }) {
@@ -51,7 +58,7 @@ final class Session: @unchecked Sendable {
 
     /// Serves the connection until the front end goes away, then tears down:
     /// backend channel closed, worker stopped, model destroyed, RAM unmapped.
-    func run() {
+    package func run() {
         guard let model = createModel() else { return }
         defer {
             logFetches(model.configurationFetches)

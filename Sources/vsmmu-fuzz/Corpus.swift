@@ -2,7 +2,7 @@
 import Glibc
 #endif
 
-/// Reading inputs for the replay mode, with no Foundation.
+/// Reading inputs for the replay mode, and writing seeds, with no Foundation.
 enum Corpus {
     struct ReadError: Error, CustomStringConvertible {
         let path: String
@@ -34,5 +34,11 @@ enum Corpus {
             bytes += buffer[0..<n]
         }
         return bytes
+    }
+
+    static func write(_ bytes: [UInt8], to path: String) throws {
+        guard let f = fopen(path, "wb") else { throw ReadError(path: path) }
+        defer { fclose(f) }
+        guard fwrite(bytes, 1, bytes.count, f) == bytes.count else { throw ReadError(path: path) }
     }
 }

@@ -169,6 +169,10 @@ struct CheckerTests {
         #expect(reports.map(\.rule) == [.configInvalidation])
         #expect(reports.first.map { $0.streamID == sid && $0.substreamID == 1 && $0.asid == 11 } == true)
         #expect(reports.first?.observed.contains("ASID=13") == true)
+        // The late CFGI_CD: the state the driver left through two CMD_SYNCs
+        // is not also a torn update.
+        #expect(d.submit([DriverCmd.cfgiCD(sid, ssid: 1)]))
+        #expect(d.takeCheckReports().isEmpty)
     }
 
     @Test func cdChangeWithCFGIIsClean() throws {

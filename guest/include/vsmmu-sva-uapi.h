@@ -84,4 +84,12 @@ struct vsmmu_sva_dma {
  */
 #define VSMMU_SVA_WRPROTECT_NOFLUSH _IO(VSMMU_SVA_IOC_MAGIC, 4)
 
+/*
+ * VSMMU_SVA_CD_TOGGLE_NOCFGI: the same kind of test, refused (EPERM)
+ * unless buggy is "skip-cfgi". The binding's live CD, found through the
+ * SMMU's registers and tables, gets its R bit toggled with no
+ * CMD_CFGI_CD. Returns the endpoint's StreamID.
+ */
+#define VSMMU_SVA_CD_TOGGLE_NOCFGI _IO(VSMMU_SVA_IOC_MAGIC, 5)
+
 #endif /* VSMMU_SVA_UAPI_H */

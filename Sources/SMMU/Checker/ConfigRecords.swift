@@ -52,6 +52,7 @@ enum ObservedConfig: Hashable, Sendable {
         case .context(let cd):
             "valid: ASID=\(cd.asid) TTB0=\(cd.ttb0.map { "\($0.tableBase)" } ?? "disabled")"
                 + " TTB1=\(cd.ttb1.map { "\($0.tableBase)" } ?? "disabled")"
+                + " R=\(cd.recordFaults ? 1 : 0) S=\(cd.stallFaults ? 1 : 0) A=\(cd.abortOnFault ? 1 : 0)"
         }
     }
 }
@@ -68,6 +69,8 @@ struct ConfigRecord: Sendable {
     var anchor: ObservedConfig
     /// Other states seen since, in order (bounded).
     var interim: [ObservedConfig] = []
+    /// For each interim state, at how many CMD_SYNCs it was seen.
+    var interimSyncs: [Int] = []
     /// The value the configuration cache holds, if it holds one.
     var cached: ObservedConfig?
     /// Rule `cfgi`: the CMD_SYNC count when memory was first seen not to
@@ -84,12 +87,27 @@ struct ConfigRecord: Sendable {
 
     static let maxInterim = 4
 
-    /// Keeps `o` if it is a state not seen since the anchor; whether it did.
+    /// Keeps `o` if it is a state other than the anchor (and counts the
+    /// CMD_SYNCs it is seen at, `atSync`); whether the record changed.
     @discardableResult
-    mutating func observe(_ o: ObservedConfig) -> Bool {
-        guard o != anchor, !interim.contains(o), interim.count < Self.maxInterim else { return false }
+    mutating func observe(_ o: ObservedConfig, atSync: Bool = false) -> Bool {
+        guard o != anchor else { return false }
+        if let i = interim.firstIndex(of: o) {
+            guard atSync else { return false }
+            interimSyncs[i] += 1
+            return true
+        }
+        guard interim.count < Self.maxInterim else { return false }
         interim.append(o)
+        interimSyncs.append(atSync ? 1 : 0)
         return true
+    }
+
+    /// The interim states a torn update can explain: seen at most at one
+    /// CMD_SYNC. A state that stayed through two was a whole configuration
+    /// the driver left without invalidating it: rule cfgi's case.
+    var transientInterim: [ObservedConfig] {
+        zip(interim, interimSyncs).filter { $0.1 < 2 }.map(\.0)
     }
 }
 

@@ -336,7 +336,7 @@ final class DriverChecker: @unchecked Sendable {
         for (key, r) in s.configs {
             let now = fetch(key, control: control)
             var record = r
-            var changed = record.observe(now)
+            var changed = record.observe(now, atSync: true)
             if let cached = r.cached {
                 if !isCached(key, as: cached) {
                     // Dropped (capacity) or replaced: nothing stale to use.
@@ -409,7 +409,7 @@ final class DriverChecker: @unchecked Sendable {
                 let now = fetch(key, control: control)
                 var record = r
                 if checks(.hitlessUpdate) {
-                    for x in r.interim where x != now && (x.isValid || x == .illegal) {
+                    for x in r.transientInterim where x != now && (x.isValid || x == .illegal) {
                         reports.append(CheckReport(
                             rule: .hitlessUpdate, streamID: key.streamID, substreamID: key.substreamID,
                             asid: cachedASID(x), commandIndex: index,
@@ -436,6 +436,7 @@ final class DriverChecker: @unchecked Sendable {
                 if let space = now.addressSpace { record.lastAddressSpace = space }
                 record.anchor = now
                 record.interim = []
+                record.interimSyncs = []
                 record.cached = nil
                 record.staleSince = nil
                 record.otherCFGISinceStale = false

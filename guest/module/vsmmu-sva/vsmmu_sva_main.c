@@ -18,6 +18,7 @@
 
 #include <linux/capability.h>
 #include <linux/fs.h>
+#include <linux/io.h>
 #include <linux/iommu.h>
 #include <linux/mm.h>
 #include <linux/module.h>
@@ -52,16 +53,18 @@ struct vsmmu_sva_ctx {
 };
 
 /*
- * buggy=skip-tlbi (writable in sysfs): a driver bug on purpose, for the
- * vSMMU's driver checker (docs/checker.md, rule tlbi). It enables
+ * buggy (writable in sysfs): a driver bug on purpose, for the vSMMU's
+ * driver checker (docs/checker.md). "skip-tlbi" enables
  * VSMMU_SVA_WRPROTECT_NOFLUSH, which write-protects one page of the bound
  * address space and then, as a driver that forgets its invalidation
  * would, tells no TLB: neither the CPU's nor, through the mmu notifier,
- * the SMMU's. Empty (the default): the ioctl is refused.
+ * the SMMU's (rule tlbi). "skip-cfgi" enables VSMMU_SVA_CD_TOGGLE_NOCFGI,
+ * which changes the binding's live CD and sends no CMD_CFGI_CD (rule
+ * cfgi). Empty (the default): both are refused.
  */
 static char buggy[16];
 module_param_string(buggy, buggy, sizeof(buggy), 0644);
-MODULE_PARM_DESC(buggy, "skip-tlbi: allow VSMMU_SVA_WRPROTECT_NOFLUSH, a missing TLB invalidation for the vSMMU checker");
+MODULE_PARM_DESC(buggy, "skip-tlbi or skip-cfgi: allow the ioctl that makes that mistake, for the vSMMU checker");
 
 static int vsmmu_sva_open(struct inode *inode, struct file *file)
 {
@@ -256,6 +259,129 @@ static long vsmmu_sva_wrprotect_noflush(struct vsmmu_sva_ctx *ctx,
 }
 
 /*
+ * The SMMU's layout, as the SMMU reads it (IHI 0070 6.3.24, 6.3.25:
+ * STRTAB_BASE, STRTAB_BASE_CFG; 5.1 L1STD; 5.2 STE; 5.3 L1CD; 5.4 CD).
+ */
+#define VSMMU_SMMU_STRTAB_BASE		0x80
+#define VSMMU_SMMU_STRTAB_BASE_CFG	0x88
+#define VSMMU_STRTAB_FMT_2LVL		1
+#define VSMMU_ADDR_MASK			GENMASK_ULL(51, 6)
+#define VSMMU_STE_V			BIT_ULL(0)
+#define VSMMU_STE_CFG_S1		(5ULL << 1)	/* Config 0b101 */
+#define VSMMU_L1CD_L2PTR		GENMASK_ULL(51, 12)
+#define VSMMU_CD_V			BIT_ULL(31)
+#define VSMMU_CD_R			BIT_ULL(45)
+
+/* One 64-bit word of a table in RAM, by physical address */
+static int vsmmu_sva_table_word(phys_addr_t pa, u64 *word)
+{
+	u64 *p = memremap(pa, sizeof(*p), MEMREMAP_WB);
+
+	if (!p)
+		return -ENOMEM;
+	*word = READ_ONCE(*p);
+	memunmap(p);
+	return 0;
+}
+
+/*
+ * The physical address of the CD of @ssid for the endpoint's StreamID,
+ * found through the SMMU's registers and tables as the SMMU finds it.
+ */
+static int vsmmu_sva_find_cd(struct vsmmu_sva_dev *sd, u32 ssid, u32 *sid,
+			     phys_addr_t *cd)
+{
+	struct iommu_fwspec *fwspec = dev_iommu_fwspec_get(sd->dev);
+	u64 base, ste, l1, ptr;
+	struct device *smmu;
+	struct resource *res;
+	void __iomem *regs;
+	u32 cfg, split, fmt;
+	phys_addr_t pa;
+	int ret;
+
+	if (!fwspec || !fwspec->num_ids)
+		return -ENODEV;
+	*sid = fwspec->ids[0];
+	smmu = bus_find_device_by_fwnode(&platform_bus_type,
+					 fwspec->iommu_fwnode);
+	if (!smmu)
+		return -ENODEV;
+	res = platform_get_resource(to_platform_device(smmu), IORESOURCE_MEM, 0);
+	regs = res ? ioremap(res->start, SZ_4K) : NULL;
+	put_device(smmu);
+	if (!regs)
+		return -ENODEV;
+	base = readq(regs + VSMMU_SMMU_STRTAB_BASE) & VSMMU_ADDR_MASK;
+	cfg = readl(regs + VSMMU_SMMU_STRTAB_BASE_CFG);
+	iounmap(regs);
+	fmt = (cfg >> 16) & 3;
+	split = (cfg >> 6) & 0x1f;
+	pa = base + (phys_addr_t)*sid * 64;
+	if (fmt == VSMMU_STRTAB_FMT_2LVL) {
+		ret = vsmmu_sva_table_word(base + (*sid >> split) * 8, &l1);
+		if (ret)
+			return ret;
+		pa = (l1 & VSMMU_ADDR_MASK) +
+		     (phys_addr_t)(*sid & (BIT(split) - 1)) * 64;
+	}
+	ret = vsmmu_sva_table_word(pa, &ste);
+	if (ret)
+		return ret;
+	if (!(ste & VSMMU_STE_V) || (ste & GENMASK_ULL(3, 1)) != VSMMU_STE_CFG_S1)
+		return -ENODEV;
+	ptr = ste & VSMMU_ADDR_MASK;
+	switch ((ste >> 4) & 3) {	/* S1Fmt */
+	case 0:
+		*cd = ptr + (phys_addr_t)ssid * 64;
+		return 0;
+	case 1:
+		split = 6;	/* 4 KiB leaves: 64 CDs */
+		break;
+	default:
+		split = 10;	/* 64 KiB leaves: 1024 CDs */
+		break;
+	}
+	ret = vsmmu_sva_table_word(ptr + (ssid >> split) * 8, &l1);
+	if (ret)
+		return ret;
+	if (!(l1 & 1))
+		return -ENODEV;
+	*cd = (l1 & VSMMU_L1CD_L2PTR) + (phys_addr_t)(ssid & (BIT(split) - 1)) * 64;
+	return 0;
+}
+
+/*
+ * VSMMU_SVA_CD_TOGGLE_NOCFGI (buggy=skip-cfgi only): toggles CD.R of the
+ * binding's live CD, one 64-bit store, and sends no CMD_CFGI_CD. Returns
+ * the endpoint's StreamID.
+ */
+static long vsmmu_sva_cd_toggle_nocfgi(struct vsmmu_sva_ctx *ctx)
+{
+	phys_addr_t pa;
+	u64 *word;
+	u32 sid;
+	int ret;
+
+	if (!sysfs_streq(buggy, "skip-cfgi"))
+		return -EPERM;
+	if (!ctx->handle)
+		return -ENOTCONN;
+	ret = vsmmu_sva_find_cd(ctx->sd, ctx->pasid, &sid, &pa);
+	if (ret)
+		return ret;
+	word = memremap(pa, sizeof(*word), MEMREMAP_WB);
+	if (!word)
+		return -ENOMEM;
+	if (READ_ONCE(*word) & VSMMU_CD_V)
+		WRITE_ONCE(*word, READ_ONCE(*word) ^ VSMMU_CD_R);
+	else
+		ret = -ENODEV;
+	memunmap(word);
+	return ret ? ret : sid;
+}
+
+/*
  * mmap: the endpoint's registers, for tests that drive what the driver
  * does not (the PCIe endpoint's ATS and PRI requests, docs/sva.md). Raw
  * register access can make the endpoint DMA with any PASID and races the
@@ -298,6 +424,9 @@ static long vsmmu_sva_ioctl(struct file *file, unsigned int cmd,
 		break;
 	case VSMMU_SVA_WRPROTECT_NOFLUSH:
 		ret = vsmmu_sva_wrprotect_noflush(ctx, arg);
+		break;
+	case VSMMU_SVA_CD_TOGGLE_NOCFGI:
+		ret = vsmmu_sva_cd_toggle_nocfgi(ctx);
 		break;
 	default:
 		ret = -ENOTTY;

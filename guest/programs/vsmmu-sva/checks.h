@@ -13,5 +13,6 @@ void check_scale(int processes);
 void check_pri_teardown(void);
 void check_teardown(void);
 void check_buggy_tlbi(void);
+void check_buggy_cfgi(void);
 
 #endif /* VSMMU_SVA_CHECKS_H */

@@ -5,8 +5,9 @@
  * check; exit status 0 when none failed.
  *   --checks LIST     bind-dma,iopf,iopf-abort,munmap,exit,teardown,
  *                     pri-teardown,scale (default: all, in this order);
- *                     also buggy-tlbi, a driver bug on purpose for the
- *                     vSMMU's checker (not in the default list)
+ *                     also buggy-tlbi and buggy-cfgi, driver bugs on
+ *                     purpose for the vSMMU's checker (not in the
+ *                     default list)
  *   --processes N     processes for 'scale' (default 64)
  */
 #define _GNU_SOURCE
@@ -45,9 +46,11 @@ static void run(const char *name)
 		check_pri_teardown();
 	else if (!strcmp(name, "buggy-tlbi"))
 		check_buggy_tlbi();
+	else if (!strcmp(name, "buggy-cfgi"))
+		check_buggy_cfgi();
 	else
 		check(name, "FAIL", "no such check (have " ALL_CHECKS
-		      ",buggy-tlbi)");
+		      ",buggy-tlbi,buggy-cfgi)");
 }
 
 /* UNSUPPORTED for every check: no SVA endpoint, or one Linux cannot bind */
