@@ -82,6 +82,39 @@ public final class SMMUv3: @unchecked Sendable {
         checker?.reset()
     }
 
+    // MARK: durability (docs/backend.md, "Restart")
+
+    /// Makes this model durable: `sink` gets the image of the state that is
+    /// not in guest memory (`DurableState`) after every change to it, under
+    /// the model's lock and before anything the change causes can be
+    /// observed, so the last image given is never behind what the guest or
+    /// the host saw. The sink must not call the model. Call once, before
+    /// the model is used.
+    public func makeDurable(_ sink: @escaping @Sendable (DurableState) -> Void) {
+        control.durable = sink
+        sink(control.durableState)
+    }
+
+    /// The image of the state now.
+    public var durableState: DurableState { control.durableState }
+
+    /// Carries on from an image a durable model left (a backend that
+    /// crashed or was replaced): registers, queue pointers, errors,
+    /// interrupt arming and stalls as they were; caches start empty and
+    /// every host-side cache is invalidated; effects the old model may not
+    /// have delivered are delivered now (at least once). Call on a new
+    /// model, after `makeDurable` if it is to stay durable, before any
+    /// other use. `.commandsPending` when the image has commands left to
+    /// consume (the old model died in the middle of a batch): call
+    /// `processCommands()`.
+    @discardableResult
+    public func adopt(_ state: DurableState) -> MMIOWriteEffect {
+        translation.invalidateStreams(nil)
+        let effect = control.adopt(state)
+        host.invalidate(.all)
+        return effect
+    }
+
     /// STEs and CDs read from guest memory so far, CDs by table format.
     public var configurationFetches: ConfigurationFetches { translation.fetches.snapshot }
 

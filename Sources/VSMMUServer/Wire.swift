@@ -3,6 +3,7 @@
 // payloads are encoded and decoded field by field, little-endian (no struct
 // punning), and WireLayoutTests holds each coder to the C struct's layout.
 import CVSMMU
+import SMMU
 
 public enum Wire {
     public static let version = UInt32(VSMMU_VERSION)
@@ -80,39 +81,9 @@ public struct MessageHeader: Sendable, Equatable {
     }
 }
 
-/// Little-endian writer.
-public struct WireWriter: Sendable {
-    public var bytes: [UInt8] = []
-    public init() { bytes.reserveCapacity(64) }
-    public mutating func u8(_ v: UInt8) { bytes.append(v) }
-    public mutating func u16(_ v: UInt16) { withUnsafeBytes(of: v.littleEndian) { bytes.append(contentsOf: $0) } }
-    public mutating func u32(_ v: UInt32) { withUnsafeBytes(of: v.littleEndian) { bytes.append(contentsOf: $0) } }
-    public mutating func u64(_ v: UInt64) { withUnsafeBytes(of: v.littleEndian) { bytes.append(contentsOf: $0) } }
-    public mutating func i32(_ v: Int32) { u32(UInt32(bitPattern: v)) }
-    public mutating func i64(_ v: Int64) { u64(UInt64(bitPattern: v)) }
-    public mutating func zeros(_ n: Int) { bytes.append(contentsOf: repeatElement(0, count: n)) }
-}
-
-/// Little-endian reader; reads past the end yield zeros (callers check the
-/// size first, so this never happens on a validated message).
-public struct WireReader: Sendable {
-    let bytes: [UInt8]
-    var at = 0
-    public init(_ bytes: [UInt8]) { self.bytes = bytes }
-    mutating func take(_ n: Int) -> UInt64 {
-        var v: UInt64 = 0
-        for i in 0..<n where at + i < bytes.count { v |= UInt64(bytes[at + i]) << (8 * UInt64(i)) }
-        at += n
-        return v
-    }
-    public mutating func u8() -> UInt8 { UInt8(truncatingIfNeeded: take(1)) }
-    public mutating func u16() -> UInt16 { UInt16(truncatingIfNeeded: take(2)) }
-    public mutating func u32() -> UInt32 { UInt32(truncatingIfNeeded: take(4)) }
-    public mutating func u64() -> UInt64 { take(8) }
-    public mutating func i32() -> Int32 { Int32(bitPattern: u32()) }
-    public mutating func i64() -> Int64 { Int64(bitPattern: u64()) }
-    public mutating func skip(_ n: Int) { at += n }
-}
+/// The wire's byte order is the model's (Sources/SMMU/Support/ByteCoding.swift).
+public typealias WireWriter = ByteWriter
+public typealias WireReader = ByteReader
 
 // MARK: Payloads
 

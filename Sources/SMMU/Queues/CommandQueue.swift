@@ -57,8 +57,10 @@ extension ControlUnit {
                 outcome = .failure(.CERROR_ABT)
             }
 
-            var out = PendingSignals()
-            let proceed = registers.withLock { r -> Bool in
+            // One change: CONS passes the command together with what the
+            // command does to the stall table, so a durable image never
+            // has one without the other; its signals go out after it.
+            let proceed = mutateAndDeliver { r, out -> Bool in
                 // Software may only move CONS while CMDQEN == 0; if it did, stop.
                 guard UInt32(truncatingIfNeeded: r[.CMDQ_CONS]) & geometry.pointerMask == cons & geometry.pointerMask
                 else { return false }
@@ -73,6 +75,7 @@ extension ControlUnit {
                     // 3.18, 4.7.3: a CMD_SYNC's completion signals are sent
                     // only now, once its consumption is observable in CONS.
                     out = completion
+                    if let update = completion.stallUpdate { r.apply(update, &out) }
                     return true
                 case .failure(let error):
                     // 4.1.3: stop with CONS at the command that failed.
@@ -80,7 +83,6 @@ extension ControlUnit {
                     return false
                 }
             }
-            deliver(out)
             if !proceed { return }
             if wake { host.sendEvent() }
         }
@@ -115,18 +117,14 @@ extension ControlUnit {
             guard controlState.smmuEnabled else { break }
             host.invalidate(.atc(streamID: sid, substreamID: ssid, address: address, size: size, global: global))
         case .priResponse(let response):
-            // 4.5.2: IGNORED while SMMUEN == 0.
+            // 4.5.2: IGNORED while SMMUEN == 0. Sent once consumed.
             guard controlState.smmuEnabled else { break }
-            host.deliverPageResponse(response)
+            signals.pageResponses.append(response)
         case .resume(let sid, let stag, let retry):
-            // 4.7.1: an unknown STAG, or one of another stream, is a no-op.
-            if releaseStall(streamID: sid, stag: stag) {
-                host.resolveStall(streamID: sid, stag: stag, retry: retry)
-            }
+            // Applied with the CONS update (4.7.1: an unknown STAG is a no-op).
+            signals.stallUpdate = .resume(streamID: sid, stag: stag, retry: retry)
         case .stallTerminate(let sid):
-            for (s, stag) in releaseStalls(streamID: sid) {
-                host.resolveStall(streamID: s, stag: stag, retry: false)
-            }
+            signals.stallUpdate = .terminate(streamID: sid)
         case .sync(let completion):
             if let checker {
                 checker.commandSync(index: index, pri: priQueueSnapshot())
@@ -144,9 +142,8 @@ extension ControlUnit {
             // Event queue must not be written after an invalidation and this
             // CMD_SYNC (it would describe the old configuration): the stalled
             // transaction is retried instead, and faults anew if it must.
-            for (sid, stag) in registers.withLock({ $0.stalls.releaseHeld() }) {
-                host.resolveStall(streamID: sid, stag: stag, retry: true)
-            }
+            // Applied with the CONS update, before the completion signals.
+            signals.stallUpdate = .retryHeld
             switch completion {
             case .none, .sev:
                 break   // SEV: sent by runCommandQueue once CONS has moved.

@@ -58,9 +58,6 @@ extension ControlUnit {
     /// can cause millions of these.
     func record(_ event: EventRecord) -> Bool {
         let encoded = event.encoded()
-        var out = PendingSignals()
-        let queued = registers.withLock { $0.enqueueEvent(encoded, memory: memory, &out) }
-        if out.first != nil { deliver(out) }
-        return queued
+        return mutateAndDeliver { r, out in r.enqueueEvent(encoded, memory: memory, &out) }
     }
 }

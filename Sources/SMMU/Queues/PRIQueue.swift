@@ -83,9 +83,9 @@ extension ControlUnit {
         guard configuration.pri else { return .dropped }
         var normalized = request
         if configuration.substreamIDBits == 0 { normalized.substreamID = nil }
-        var out = PendingSignals()
-        let result = registers.withLock { $0.enqueuePageRequest(EncodedPageRequest(normalized), memory: memory, &out) }
-        if out.first != nil { deliver(out) }
+        let result = mutateAndDeliver { r, out in
+            r.enqueuePageRequest(EncodedPageRequest(normalized), memory: memory, &out)
+        }
         switch result {
         case .queued(let pointer):
             checker?.pageRequestQueued(normalized, at: pointer)

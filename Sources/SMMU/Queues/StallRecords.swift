@@ -37,20 +37,7 @@ extension ControlUnit {
     /// terminate-only stall model.
     func stall(_ event: EventRecord) -> (stag: UInt16, recorded: Bool)? {
         guard configuration.stallModel != .terminateOnly else { return nil }
-        var out = PendingSignals()
-        let result = registers.withLock { $0.stall(event, memory: memory, &out) }
-        deliver(out)
-        return result
+        return mutateAndDeliver { r, out in r.stall(event, memory: memory, &out) }
     }
 
-    /// CMD_RESUME: frees `stag` of `streamID` (4.7.1); false for an unknown
-    /// STAG or one of another stream (no-op).
-    func releaseStall(streamID: UInt32, stag: UInt16) -> Bool {
-        registers.withLock { $0.stalls.release(streamID: streamID, stag: stag) }
-    }
-
-    /// CMD_STALL_TERM (streamID) or every stall (nil).
-    func releaseStalls(streamID: UInt32?) -> [(UInt32, UInt16)] {
-        registers.withLock { $0.stalls.releaseAll(streamID: streamID) }
-    }
 }

@@ -6,7 +6,7 @@
 /// take it: stall records are never discarded (7.2.1, 7.4), so the held
 /// records are bounded by STALL_MAX, oldest first, and a record goes with
 /// its STAG when the stall is resumed or terminated.
-struct StallTable: Sendable {
+struct StallTable: Sendable, Equatable {
     private var owner: [UInt32]
     private var used: [Bool]
     private var held: [EncodedEvent?]
@@ -98,5 +98,44 @@ struct StallTable: Sendable {
     mutating func dropOldestHeld() {
         guard !heldOrder.isEmpty else { return }
         held[Int(heldOrder.removeFirst())] = nil
+    }
+
+    // MARK: durable image (DurableState)
+
+    func encode(into w: inout ByteWriter) {
+        w.u32(UInt32(used.count)); w.u32(UInt32(cursor))
+        for i in 0..<used.count {
+            w.u8(used[i] ? 1 : 0); w.u32(owner[i])
+        }
+        w.u32(UInt32(heldOrder.count))
+        for stag in heldOrder {
+            let e = held[Int(stag)] ?? EncodedEvent()
+            w.u16(stag); w.u64(e.w0); w.u64(e.w1); w.u64(e.w2); w.u64(e.w3)
+        }
+    }
+
+    /// Nil when the image is not a table of `capacity` slots whose held
+    /// records belong to allocated STAGs, each once.
+    init?(decoding r: inout ByteReader, capacity: Int) {
+        guard Int(r.u32()) == capacity else { return nil }
+        let cursor = Int(r.u32())
+        guard cursor < capacity, r.remaining >= capacity * 5 else { return nil }
+        self.init(capacity: capacity)
+        self.cursor = cursor
+        for i in 0..<capacity {
+            let u = r.u8()
+            guard u <= 1 else { return nil }
+            used[i] = u == 1; owner[i] = r.u32()
+            if used[i] { count += 1 }
+        }
+        let heldCount = Int(r.u32())
+        guard heldCount <= capacity, r.remaining >= heldCount * 34 else { return nil }
+        for _ in 0..<heldCount {
+            let stag = r.u16()
+            let e = EncodedEvent(w0: r.u64(), w1: r.u64(), w2: r.u64(), w3: r.u64())
+            guard Int(stag) < capacity, used[Int(stag)], held[Int(stag)] == nil else { return nil }
+            held[Int(stag)] = e
+            heldOrder.append(stag)
+        }
     }
 }

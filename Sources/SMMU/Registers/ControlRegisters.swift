@@ -11,6 +11,8 @@ struct ControlRegisters: Sendable {
     var priIRQArmed = true
     /// Stalled transactions and their held event records (StallRecords.swift).
     var stalls = StallTable()
+    /// Effects decided but maybe not yet delivered (durable models only).
+    var outbox = Outbox()
 
     init(layout: RegisterLayout, configuration: SMMUConfiguration) {
         self.layout = layout
@@ -26,6 +28,13 @@ struct ControlRegisters: Sendable {
     mutating func reset() {
         values = layout.descriptors.map(\.reset)
         eventIRQArmed = true; priIRQArmed = true
+    }
+
+    /// Takes over an image that `DurableState(decoding:configuration:)`
+    /// validated against this configuration.
+    mutating func adopt(_ s: DurableState) {
+        values = s.registers; eventIRQArmed = s.eventIRQArmed; priIRQArmed = s.priIRQArmed
+        stalls = s.stalls; outbox = s.outbox
     }
 
     // MARK: MMIO

@@ -16,6 +16,9 @@ final class ControlUnit: EventSink, @unchecked Sendable {
     weak var caches: (any CacheMaintenance)?
     /// Check mode (nil: off).
     var checker: DriverChecker?
+    /// Durable model: given every new image under the lock (nil: not
+    /// durable, no images, no outbox). Set before the model is used.
+    var durable: (@Sendable (DurableState) -> Void)?
     let ids: IDRegisters
 
     let registers: Locked<ControlRegisters>
@@ -48,9 +51,8 @@ final class ControlUnit: EventSink, @unchecked Sendable {
     func write(offset: UInt64, size: Int, value: UInt64) -> MMIOWriteEffect {
         guard valid(offset, size) else { return [] }
         let o = UInt32(offset)
-        var out = PendingSignals()
         var violation: CheckReport?
-        registers.withLock { r in
+        let effect = mutateAndDeliver { r, out in
             if let checker, let (reg, _) = r.layout.slots[o] {
                 violation = checker.registerWrite(reg, offset: o, value: size == 4 ? value & 0xFFFF_FFFF : value, before: r)
             }
@@ -59,10 +61,40 @@ final class ControlUnit: EventSink, @unchecked Sendable {
             // The write may have made the Event queue writable (7.2.1).
             if r.stalls.hasHeldRecords { r.writeHeldStallRecords(memory: memory, &out) }
             publish(r)
+            return out.effect
         }
         if let violation { checker?.emit([violation]) }
-        deliver(out)
-        return out.effect
+        return effect
+    }
+
+    // MARK: changes, their images and their effects
+
+    /// Runs `body` under the register lock. In a durable model the host
+    /// gets the new image before the lock is released: nothing the change
+    /// causes can be observed before it is recorded.
+    func mutate<T>(_ body: (inout ControlRegisters) -> T) -> T {
+        registers.withLock { r in
+            let v = body(&r)
+            if let durable { durable(DurableState(r)) }
+            return v
+        }
+    }
+
+    /// `mutate` for a change with effects, which are delivered once the
+    /// lock is released. In a durable model they are entered in the
+    /// change's own image and removed once delivered, so a model that
+    /// adopts the image delivers whatever may not have been.
+    func mutateAndDeliver<T>(_ body: (inout ControlRegisters, inout PendingSignals) -> T) -> T {
+        var out = PendingSignals()
+        var ids: Range<UInt64> = 0..<0
+        let v = mutate { r in
+            let v = body(&r, &out)
+            if durable != nil && !out.isEmpty { ids = r.outbox.enter(out.effects) }
+            return v
+        }
+        if !out.isEmpty { deliver(out) }
+        if !ids.isEmpty { mutate { $0.outbox.remove(ids) } }
+        return v
     }
 
     /// The PRI queue's pointers now (for check mode).
@@ -81,12 +113,21 @@ final class ControlUnit: EventSink, @unchecked Sendable {
     }
 
     func deliver(_ out: PendingSignals) {
-        if out.invalidateAll {
+        for e in out.effects { deliver(e) }
+    }
+
+    func deliver(_ effect: Outbox.Effect) {
+        switch effect {
+        case .invalidateAll:
             caches?.invalidateStreams(nil)
             host.invalidate(.all)
+        case .signal(let s):
+            signal(s)
+        case .stallResolved(let sid, let stag, let retry):
+            host.resolveStall(streamID: sid, stag: stag, retry: retry)
+        case .pageResponse(let response):
+            host.deliverPageResponse(response)
         }
-        for s in [out.first, out.second, out.third] { if let s { signal(s) } }
-        for (sid, stag) in out.terminatedStalls { host.resolveStall(streamID: sid, stag: stag, retry: false) }
     }
 
     /// Raises one interrupt, with no lock held. An MSI the host reports as
@@ -105,8 +146,10 @@ final class ControlUnit: EventSink, @unchecked Sendable {
             case .priQueue: RegBits.MSI_PRIQ_ABT_ERR
             case .globalError: RegBits.MSI_GERROR_ABT_ERR
             }
-            let irq = registers.withLock { $0.raiseGlobalError(bit) }
-            if source != .globalError, let irq { signal(irq) }
+            mutateAndDeliver { r, out in
+                let irq = r.raiseGlobalError(bit)
+                if source != .globalError { out.add(irq) }
+            }
         }
     }
 
@@ -115,13 +158,31 @@ final class ControlUnit: EventSink, @unchecked Sendable {
     /// Registers to their reset values, queues empty (pointers 0), stalls
     /// terminated. Guest memory is untouched.
     func reset() {
-        let freed = registers.withLock { r -> [(UInt32, UInt16)] in
-            let freed = r.stalls.releaseAll(streamID: nil)
+        mutateAndDeliver { r, out in
+            out.terminatedStalls = r.stalls.releaseAll(streamID: nil)
             r.reset()
+            out.invalidateAll = true
             publish(r)
-            return freed
         }
-        for (sid, stag) in freed { host.resolveStall(streamID: sid, stag: stag, retry: false) }
-        host.invalidate(.all)
+    }
+
+    // MARK: durability (docs/backend.md, "Restart")
+
+    /// The image of the state now.
+    var durableState: DurableState { registers.withLock { DurableState($0) } }
+
+    /// Takes over `state` (already validated) and delivers what its outbox
+    /// holds. Called on a new model before any other use.
+    func adopt(_ state: DurableState) -> MMIOWriteEffect {
+        let pending = registers.withLock { r -> [Outbox.Effect] in
+            r.adopt(state)
+            publish(r)
+            return r.outbox.effects
+        }
+        for e in pending { deliver(e) }
+        return mutate { r in
+            _ = r.outbox.removeAll()
+            return r.commandsPending ? .commandsPending : []
+        }
     }
 }

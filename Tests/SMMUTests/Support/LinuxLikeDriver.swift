@@ -5,7 +5,7 @@ import Testing
 /// CR0 enabled step by step with CR0ACK, commands pushed at CMDQ_PROD, CMD_SYNC
 /// completed by an MSI that overwrites the sync command's own first word.
 final class LinuxLikeDriver {
-    let smmu: SMMUv3
+    private(set) var smmu: SMMUv3
     let ram: TestRAM
     let host: DriverHost
     // Layout of the driver's structures in guest RAM.
@@ -63,6 +63,20 @@ final class LinuxLikeDriver {
         probed = LinuxProbe(idr0: 0, idr1: 0, idr5: 0)
         host.smmu = smmu
         probed = probe()
+    }
+
+    /// The backend died and a new one took over its durable image
+    /// (docs/backend.md, "Restart"): the driver carries on against a new
+    /// model over the same RAM and host, which adopts `image`. The new model
+    /// is durable too, its images going to `sink`.
+    @discardableResult
+    func replaceModel(adopting image: DurableState, sink: (@Sendable (DurableState) -> Void)? = nil) throws
+        -> MMIOWriteEffect {
+        let next = try SMMUv3(configuration: smmu.configuration, memory: smmu.memory, host: host)
+        if let sink { next.makeDurable(sink) }
+        host.smmu = next
+        smmu = next
+        return next.adopt(image)
     }
 
     /// arm_smmu_device_hw_probe, reduced: the fields of IDR0, IDR1 and IDR5.
