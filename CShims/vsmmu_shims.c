@@ -3,6 +3,7 @@
 #include "vsmmu_shims.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
@@ -97,4 +98,35 @@ void vsmmu_shim_store_release32(void *addr, uint32_t value)
 uint32_t vsmmu_shim_load_acquire32(const void *addr)
 {
     return __atomic_load_n((const uint32_t *)addr, __ATOMIC_ACQUIRE);
+}
+
+int vsmmu_shim_lock_file(int fd)
+{
+    struct flock l = { .l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = 0, .l_len = 0 };
+
+    return fcntl(fd, F_SETLK, &l);
+}
+
+int vsmmu_shim_sealed_against_shrinking(int fd)
+{
+    int seals = fcntl(fd, F_GET_SEALS);
+
+    return seals < 0 ? -1 : (seals & F_SEAL_SHRINK) != 0;
+}
+
+int vsmmu_shim_sealed_memfd(const char *name, uint64_t size)
+{
+    int fd = memfd_create(name, MFD_CLOEXEC | MFD_ALLOW_SEALING);
+
+    if (fd < 0) {
+        return -1;
+    }
+    if (ftruncate(fd, (off_t)size) < 0 ||
+        fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) < 0) {
+        int e = errno;
+        close(fd);
+        errno = e;
+        return -1;
+    }
+    return fd;
 }

@@ -36,6 +36,20 @@
  * while it waits for that reply.
  */
 #define VSMMU_F_MMIO_WRITE_SYNC (1ull << 0)
+/*
+ * STATE_REGION: the backend keeps the SMMU state that is not in guest
+ * memory in a region the front end owns (SET_STATE_REGION), so a new
+ * backend given the same region carries on where a killed one stopped.
+ */
+#define VSMMU_F_STATE_REGION    (1ull << 1)
+
+/*
+ * The state region: a sealed memfd of at least this many bytes, zero-filled
+ * when created, kept by the front end for the device's lifetime and handed
+ * to every backend it connects. Its contents are the backend's: the front
+ * end never reads or writes them.
+ */
+#define VSMMU_STATE_REGION_SIZE 0x20000u
 
 /* Requests on the front-end channel (front end -> backend) */
 enum {
@@ -56,6 +70,14 @@ enum {
      * it, and so does this one's VSMMUStatus reply (its first message)
      */
     VSMMU_REQ_SET_FRONTEND_CHANNEL = 13,
+    /*
+     * One fd, the state region (VSMMU_F_STATE_REGION), after the RAM
+     * regions, the backend channel and the endpoints and before any MMIO,
+     * TRANSLATE, PAGE_REQUEST or RESET; reply: VSMMUStatus, 0 when the
+     * region was new (the SMMU starts from reset), 1 when the backend took
+     * over the state in it, or a negative errno
+     */
+    VSMMU_REQ_SET_STATE_REGION = 14,
 };
 
 /* Requests on the backend channel (backend -> front end) */

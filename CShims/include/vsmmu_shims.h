@@ -34,4 +34,14 @@ void vsmmu_shim_store_release32(void *addr, uint32_t value);
 /* Acquire load of a 32-bit word (tests poll guest RAM). */
 uint32_t vsmmu_shim_load_acquire32(const void *addr);
 
+/* fcntl F_SETLK of a write lock over the whole file (a POSIX lock: held
+ * by this process until it closes the file or exits). 0, or -1 with errno
+ * (EAGAIN/EACCES: another process holds it). */
+int vsmmu_shim_lock_file(int fd);
+/* fcntl F_GET_SEALS: 1 with F_SEAL_SHRINK, 0 without, -1 with errno set. */
+int vsmmu_shim_sealed_against_shrinking(int fd);
+/* A memfd of size bytes sealed against resizing, as a front end makes a
+ * state region (tests). fd, or -1 with errno set. */
+int vsmmu_shim_sealed_memfd(const char *name, uint64_t size);
+
 #endif

@@ -103,8 +103,9 @@ public final class SMMUv3: @unchecked Sendable {
     /// interrupt arming and stalls as they were; caches start empty and
     /// every host-side cache is invalidated; effects the old model may not
     /// have delivered are delivered now (at least once). Call on a new
-    /// model, after `makeDurable` if it is to stay durable, before any
-    /// other use. `.commandsPending` when the image has commands left to
+    /// model before any other use, then `makeDurable` to keep it durable
+    /// (until then the old image stays the last one recorded, so a kill in
+    /// between only repeats the adoption). `.commandsPending` when the image has commands left to
     /// consume (the old model died in the middle of a batch): call
     /// `processCommands()`.
     @discardableResult

@@ -32,7 +32,9 @@ final class CheckReporter: Sendable {
         self.log = log
         if let path = settings.reportPath {
             do {
-                file = try FileDescriptor.open(path, .writeOnly, options: [.create, .truncate, .closeOnExec],
+                // Appended to: a backend restarted under the same guest
+                // (docs/backend.md, "Restart") adds to the reports before it.
+                file = try FileDescriptor.open(path, .writeOnly, options: [.create, .append, .closeOnExec],
                                                permissions: [.ownerReadWrite, .groupRead, .otherRead])
             } catch {
                 throw OpenError(path: path, errno: error as? Errno ?? .ioError)

@@ -7,7 +7,9 @@ import Glibc
 
 /// The vsmmu backend: serves one front end at a time, on a listening Unix
 /// socket or on an inherited connected socket. After a disconnect the model
-/// and guest memory are gone and the next front end starts from reset.
+/// and guest memory are gone and the next front end starts from reset,
+/// unless it hands over the state region the last one used
+/// (SET_STATE_REGION: the SMMU then carries on as it was).
 public final class VSMMUServer: @unchecked Sendable {
     public let configuration: SMMUConfiguration
     public let logger: Logger

@@ -21,7 +21,11 @@ package final class Session: @unchecked Sendable {
     let link: BackendLink
     private var worker: CommandWorker?
     private var acknowledgedFeatures: UInt64 = 0
-    static let offeredFeatures: UInt64 = Wire.featureMMIOWriteSync
+    static let offeredFeatures: UInt64 = Wire.featureMMIOWriteSync | Wire.featureStateRegion
+    /// Where the model's durable image goes (SET_STATE_REGION).
+    private var stateRegion: StateRegion?
+    /// SET_STATE_REGION must come before the model is used.
+    private var modelUsed = false
 
     let checkReporter: CheckReporter?
 
@@ -124,6 +128,10 @@ package final class Session: @unchecked Sendable {
         }
         var r = WireReader(m.payload)
         switch request {
+        case .mmioRead, .mmioWrite, .translate, .pageRequest, .reset: modelUsed = true
+        default: break
+        }
+        switch request {
         case .getFeatures:
             var w = WireWriter(); w.u64(Session.offeredFeatures)
             socket.reply(to: h.request, payload: w.bytes)
@@ -222,7 +230,45 @@ package final class Session: @unchecked Sendable {
         case .reset:
             model.reset()
             status(h.request, 0)
+        case .setStateRegion:
+            setStateRegion(m.fds[0], model)
         }
+    }
+
+    /// SET_STATE_REGION: adopt the image a killed backend left, or start
+    /// one; from then on every change is committed to the region before
+    /// anything it causes can be seen (docs/backend.md, "Restart").
+    private func setStateRegion(_ fd: FileDescriptor, _ model: SMMUv3) {
+        let code = FrontRequest.setStateRegion.rawValue
+        guard stateRegion == nil else {
+            try? fd.close()
+            log.log(.warning, kind: "state-region", "SET_STATE_REGION: this session already has one")
+            return status(code, -EALREADY)
+        }
+        guard !modelUsed else {
+            try? fd.close()
+            log.log(.warning, kind: "state-region", "SET_STATE_REGION after the SMMU was used: refused")
+            return status(code, -EBUSY)
+        }
+        let region: StateRegion, image: DurableState?
+        do {
+            region = try StateRegion(fd: fd)
+            image = try region.load(configuration: configuration)
+        } catch {
+            log.logger.error("cannot use the state region: \(error)")
+            return status(code, -error.errno)
+        }
+        // Adopt first, then record: until the first commit the region still
+        // holds the old image, so a kill in between only repeats the adoption.
+        let pending = image.map { model.adopt($0) } ?? []
+        model.makeDurable { region.commit($0) }
+        stateRegion = region
+        if let image {
+            let commits = region.commits
+            log.logger.info("adopted the SMMU state from the state region (commit \(commits), CMDQ_CONS 0x\(String(image.commandQueueConsumer, radix: 16)))")
+        }
+        if pending.contains(.commandsPending) { worker?.kick() }
+        status(code, image == nil ? 0 : 1)
     }
 
     static func isStreamSocket(_ fd: FileDescriptor) -> Bool {

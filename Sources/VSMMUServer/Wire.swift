@@ -17,17 +17,21 @@ public enum Wire {
     /// commands it made pending were processed; the front end services the
     /// backend channel while it waits (docs/protocol.md, "Features").
     public static let featureMMIOWriteSync = UInt64(VSMMU_F_MMIO_WRITE_SYNC)
+    /// Feature bit: SET_STATE_REGION (docs/protocol.md, docs/backend.md "Restart").
+    public static let featureStateRegion = UInt64(VSMMU_F_STATE_REGION)
+    public static let stateRegionSize = Int(VSMMU_STATE_REGION_SIZE)
 }
 
 /// Front-end channel requests.
 public enum FrontRequest: UInt32, Sendable, CaseIterable {
     case getFeatures = 1, setFeatures, getConfig, setBackendChannel, addMemRegion, remMemRegion
     case mmioRead, mmioWrite, registerEndpoint, translate, pageRequest, reset, setFrontEndChannel
+    case setStateRegion
 
     /// Exact payload size of the request.
     public var payloadSize: Int {
         switch self {
-        case .getFeatures, .getConfig, .setBackendChannel, .reset, .setFrontEndChannel: 0
+        case .getFeatures, .getConfig, .setBackendChannel, .reset, .setFrontEndChannel, .setStateRegion: 0
         case .setFeatures: MemoryLayout<UInt64>.size
         case .addMemRegion, .remMemRegion: MemoryLayout<VSMMUMemRegion>.size
         case .mmioRead, .mmioWrite: MemoryLayout<VSMMUMmio>.size
@@ -40,7 +44,7 @@ public enum FrontRequest: UInt32, Sendable, CaseIterable {
     /// Descriptors the request carries.
     public var fdCount: Int {
         switch self {
-        case .setBackendChannel, .addMemRegion, .setFrontEndChannel: 1
+        case .setBackendChannel, .addMemRegion, .setFrontEndChannel, .setStateRegion: 1
         default: 0
         }
     }

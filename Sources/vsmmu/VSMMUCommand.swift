@@ -17,7 +17,7 @@ struct VSMMUCommand: ParsableCommand {
             """,
         discussion: """
             Listens on --socket-path (one front end at a time; after a disconnect the SMMU \
-            state and guest memory are dropped and the next front end starts from reset), \
+            state and guest memory are dropped and the next front end starts from reset unless it hands over the state region its last backend used: docs/backend.md, "Restart"), \
             or serves an inherited connected socket (--fd) and exits when it closes. \
             Model features (from one table, SMMUFeature.all; also --feature NAME=VALUE; \
             --no-ats also turns PRI off, and nested is off when either stage is):
@@ -29,7 +29,7 @@ struct VSMMUCommand: ParsableCommand {
             list of \(CheckRule.allCases.map(\.rawValue).joined(separator: ", ")) (default: all), \
             reports where the guest's driver breaks the architecture's rules: a log line \
             each (rate-limited) and a summary when the front end disconnects; \
-            --check-report PATH also writes one JSON line per report (implies --check).
+            --check-report PATH also appends one JSON line per report to PATH (implies --check).
             """)
 
     enum LevelArg: String, ExpressibleByArgument, CaseIterable {

@@ -127,6 +127,7 @@ struct WireLayoutTests {
             (.registerEndpoint, Int(VSMMU_REQ_REGISTER_ENDPOINT)), (.translate, Int(VSMMU_REQ_TRANSLATE)),
             (.pageRequest, Int(VSMMU_REQ_PAGE_REQUEST)), (.reset, Int(VSMMU_REQ_RESET)),
             (.setFrontEndChannel, Int(VSMMU_REQ_SET_FRONTEND_CHANNEL)),
+            (.setStateRegion, Int(VSMMU_REQ_SET_STATE_REGION)),
         ]
         #expect(front.count == FrontRequest.allCases.count)
         for (r, c) in front { #expect(Int(r.rawValue) == c, "\(r)") }

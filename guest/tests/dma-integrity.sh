@@ -4,6 +4,9 @@
 #   vsmmu.dma_mb=N   total MiB (default 32), split between the two processes
 #   vsmmu.dma_bs=S   dd block size (default 64k: many map/unmap operations)
 #   vsmmu.dma_corrupt=1  flips one read-back byte: proves the check can fail
+#   vsmmu.dma_kill=1 asks the runner to kill the SMMU's backend in the middle
+#                    of the writes and of the reads (boot-guest --kill-backend
+#                    marker): the DMA must go on through the restarted one
 # shellcheck source=guest/lib/common.sh
 . /lib/vsmmu/common.sh
 
@@ -29,11 +32,20 @@ done
 wait
 if [ ! -s $work/sum.0 ] || [ ! -s $work/sum.1 ]; then fail "cannot make random data"; fi
 
+# With vsmmu.dma_kill=1, once the transfers are under way.
+kill_backend_midway() {
+    [ "${VSMMU_DMA_KILL:-0}" = 1 ] || return 0
+    sleep 0.1
+    say "asking the runner to kill the SMMU backend now"
+    echo "VSMMU-KILL-BACKEND"
+}
+
 t=$(now)
 for part in 0 1; do
     ( dd if=$work/data.$part of="$disk" bs="$bs" seek=$((part * blocks)) count="$blocks" \
           conv=notrunc,fsync ${flag:+oflag=$flag} 2>$work/dd.err.$part; echo $? > $work/rc.$part ) &
 done
+kill_backend_midway
 wait
 for part in 0 1; do
     [ "$(cat $work/rc.$part)" = 0 ] || fail "write of stream $part failed: $(cat $work/dd.err.$part)"
@@ -46,6 +58,7 @@ for part in 0 1; do
     ( dd if="$disk" of=$work/back.$part bs="$bs" skip=$((part * blocks)) count="$blocks" \
           ${flag:+iflag=$flag} 2>$work/dd.err.$part; echo $? > $work/rc.$part ) &
 done
+kill_backend_midway
 wait
 for part in 0 1; do
     [ "$(cat $work/rc.$part)" = 0 ] || fail "read of stream $part failed: $(cat $work/dd.err.$part)"

@@ -34,6 +34,9 @@ public struct DurableState: Sendable, Equatable {
         outbox.encode(into: &w)
     }
 
+    /// CMDQ_CONS in the image (for logs).
+    public var commandQueueConsumer: UInt64 { registers[SMMURegister.CMDQ_CONS.rawValue] }
+
     public var encoded: [UInt8] {
         var w = ByteWriter(); encode(into: &w); return w.bytes
     }
@@ -102,7 +105,7 @@ struct Outbox: Sendable, Equatable {
     private(set) var entries: [(id: UInt64, effect: Effect)] = []
     private var nextID: UInt64 = 1
     /// Bounded by the threads delivering at once; far more means a bug.
-    static let capacity = 4096
+    static let capacity = 512
 
     static func == (a: Outbox, b: Outbox) -> Bool {
         a.nextID == b.nextID && a.entries.elementsEqual(b.entries) { $0.id == $1.id && $0.effect == $1.effect }

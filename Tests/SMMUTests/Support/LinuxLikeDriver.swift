@@ -73,10 +73,11 @@ final class LinuxLikeDriver {
     func replaceModel(adopting image: DurableState, sink: (@Sendable (DurableState) -> Void)? = nil) throws
         -> MMIOWriteEffect {
         let next = try SMMUv3(configuration: smmu.configuration, memory: smmu.memory, host: host)
-        if let sink { next.makeDurable(sink) }
         host.smmu = next
         smmu = next
-        return next.adopt(image)
+        let effect = next.adopt(image)
+        if let sink { next.makeDurable(sink) }
+        return effect
     }
 
     /// arm_smmu_device_hw_probe, reduced: the fields of IDR0, IDR1 and IDR5.

@@ -93,9 +93,9 @@ final class BackendResponder: @unchecked Sendable {
 
 /// Drives the SMMU over the socket the way Linux's arm-smmu-v3 does.
 final class LinuxFrontEnd {
-    let client: TestClient
+    private(set) var client: TestClient
     let ram: SharedRAM
-    let backend: BackendResponder
+    private(set) var backend: BackendResponder
     let cmdq: UInt64, cmdqLog2: UInt64 = 8
     let eventq: UInt64, eventqLog2: UInt64 = 7
     let priq: UInt64, priqLog2: UInt64 = 6
@@ -109,19 +109,44 @@ final class LinuxFrontEnd {
     /// `features`: acknowledged with SET_FEATURES before the backend channel
     /// is set; `respond: false` leaves the backend channel to the test.
     /// `check`: the server runs its models in check mode.
-    init(features: UInt64 = 0, respond: Bool = true, check: CheckSettings? = nil) throws {
-        client = try TestClient(check: check)
-        if features != 0 {
-            var w = WireWriter(); w.u64(features)
-            guard try client.statusRequest(.setFeatures, payload: w.bytes) == 0 else { throw TestFailure("SET_FEATURES") }
-        }
+    /// `client`: a connection made elsewhere (a `vsmmu` process), else an
+    /// in-process server. `stateRegion`: sent last in the handshake (its
+    /// status in `stateRegionStatus`).
+    init(client: TestClient? = nil, features: UInt64 = 0, respond: Bool = true, check: CheckSettings? = nil,
+         stateRegion: Int32? = nil) throws {
+        let client = try client ?? TestClient(check: check)
+        self.client = client
         ram = SharedRAM(base: 0x4000_0000, size: 8 << 20)
         cmdq = ram.base + 0x10_0000
         eventq = ram.base + 0x11_0000
         priq = ram.base + 0x12_0000
         strtab = ram.base + 0x20_0000
-        backend = BackendResponder(socket: try client.setBackendChannel(), start: respond)
+        backend = try Self.handshake(client, ram: ram, features: features, respond: respond)
+        if let stateRegion { stateRegionStatus = try client.statusRequest(.setStateRegion, fds: [stateRegion]) }
+    }
+
+    /// SET_STATE_REGION's status in the last handshake.
+    private(set) var stateRegionStatus: Int64?
+
+    private static func handshake(_ client: TestClient, ram: SharedRAM, features: UInt64, respond: Bool) throws
+        -> BackendResponder {
+        if features != 0 {
+            var w = WireWriter(); w.u64(features)
+            guard try client.statusRequest(.setFeatures, payload: w.bytes) == 0 else { throw TestFailure("SET_FEATURES") }
+        }
+        let backend = BackendResponder(socket: try client.setBackendChannel(), start: respond)
         guard try client.addRegion(ram) == 0 else { throw TestFailure("ADD_MEM_REGION") }
+        return backend
+    }
+
+    /// What a front end does when its backend was replaced: the same
+    /// handshake on `client`, then the state region; returns its status.
+    func reconnect(_ client: TestClient, stateRegion: Int32, features: UInt64 = 0) throws -> Int64? {
+        backend.stop()
+        self.client = client
+        backend = try Self.handshake(client, ram: ram, features: features, respond: true)
+        stateRegionStatus = try client.statusRequest(.setStateRegion, fds: [stateRegion])
+        return stateRegionStatus
     }
 
     deinit { backend.stop() }

@@ -56,20 +56,31 @@ final class SharedRAM: @unchecked Sendable {
     }
 }
 
-/// Plays QEMU's part against an in-process server on a socket pair.
+/// Plays QEMU's part against an in-process server on a socket pair, or
+/// against a `vsmmu` process on the other end of `connectedTo`.
 final class TestClient: @unchecked Sendable {
-    let server: VSMMUServer
+    private let inProcess: VSMMUServer?
     let front: MessageSocket
     private let done = Flag()
     var backend: MessageSocket?
+
+    /// The in-process server (tests that made one).
+    var server: VSMMUServer { inProcess! }
+
+    /// The front-end end of a connection to a backend started elsewhere.
+    init(connectedTo fd: Int32) {
+        inProcess = nil
+        front = MessageSocket(fd: fd)
+    }
 
     /// `nonBlocking`: the server's end has O_NONBLOCK, as an inherited `--fd` may.
     init(configuration: SMMUConfiguration = .init(), syncTimeoutMs: Int32 = Wire.syncTimeoutMs,
          nonBlocking: Bool = false, check: CheckSettings? = nil) throws {
         var logger = Logger(label: "vsmmu-test")
         logger.logLevel = .critical
-        server = try VSMMUServer(configuration: configuration, logger: logger, syncTimeoutMs: syncTimeoutMs,
-                                 check: check)
+        let server = try VSMMUServer(configuration: configuration, logger: logger, syncTimeoutMs: syncTimeoutMs,
+                                     check: check)
+        inProcess = server
         let (a, b) = socketPair()
         if nonBlocking {
             precondition(fcntl(b, F_SETFL, fcntl(b, F_GETFL) | O_NONBLOCK) == 0)
@@ -77,7 +88,6 @@ final class TestClient: @unchecked Sendable {
             precondition(setsockopt(b, SOL_SOCKET, SO_SNDBUF, &small, socklen_t(MemoryLayout<Int32>.size)) == 0)
         }
         front = MessageSocket(fd: a)
-        let server = self.server
         let done = self.done
         startDetachedThread {
             server.serve(connectionFD: b)
