@@ -16,13 +16,7 @@ struct DurabilityTests {
         let d = try LinuxLikeDriver(configuration: configuration, check: false)
         d.smmu.makeDurable { s in images.update { $0.append(s) } }
         #expect(d.reset())
-        let base = d.ram.base
-        let t = Stage1Tables(ram: d.ram, arena: base + 0x40_0000)
-        t.map(0x1234_5000, to: base + 0x100_0000)
-        let cd = base + 0x30_0000
-        d.ram.writeWords(cd, CDWords.linux(asid: 3, ttb0: t.root, stall: true))
-        d.writeSTE(sid: sid, STEWords.stage1(cdPointer: cd))
-        #expect(d.submit([DriverCmd.cfgiSTE(sid)]))
+        #expect(d.setUpStallingStream(sid: sid))
         return (d, images)
     }
 

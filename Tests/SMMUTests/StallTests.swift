@@ -10,13 +10,7 @@ struct StallTests {
     func machine() throws -> LinuxLikeDriver {
         let d = try LinuxLikeDriver()
         #expect(d.reset())
-        let base = d.ram.base
-        let t = Stage1Tables(ram: d.ram, arena: base + 0x40_0000)
-        t.map(0x1234_5000, to: base + 0x100_0000)
-        let cd = base + 0x30_0000
-        d.ram.writeWords(cd, CDWords.linux(asid: 3, ttb0: t.root, stall: true))
-        d.writeSTE(sid: sid, STEWords.stage1(cdPointer: cd))
-        #expect(d.submit([DriverCmd.cfgiSTE(sid)]))
+        #expect(d.setUpStallingStream(sid: sid))
         _ = d.drainEvents()
         return d
     }

@@ -166,6 +166,19 @@ final class LinuxLikeDriver {
     }
 
     /// The event records currently between EVENTQ_CONS and EVENTQ_PROD (consumed).
+    /// StreamID `sid` through a stage-1 CD with S = 1 (stall) under an STE
+    /// with S1STALLD = 0, as Linux sets up a stall-capable master: one page
+    /// 0x1234_5000 -> RAM base + 16 MiB.
+    func setUpStallingStream(sid: UInt32) -> Bool {
+        let base = ram.base
+        let t = Stage1Tables(ram: ram, arena: base + 0x40_0000)
+        t.map(0x1234_5000, to: base + 0x100_0000)
+        let cd = base + 0x30_0000
+        ram.writeWords(cd, CDWords.linux(asid: 3, ttb0: t.root, stall: true))
+        writeSTE(sid: sid, STEWords.stage1(cdPointer: cd))
+        return submit([DriverCmd.cfgiSTE(sid)])
+    }
+
     func drainEvents() -> [[UInt64]] {
         let mask: UInt64 = (1 << eventqLog2) - 1
         let wrapMask = (mask << 1) | 1
