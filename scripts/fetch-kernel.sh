@@ -3,7 +3,7 @@
 # resolved to its real package (linux-image-6.12.N+deb12-arm64), downloaded
 # through a private apt state (scripts/lib-arm64-apt.sh). Extracts vmlinuz and
 # the modules the guest needs, with their dependencies from modules.dep, into
-#   $VSMMU_CACHE/kernel/<package-version>/
+#   $VSMMU_CACHE/kernel/<package-version>-<hash of the module list>/
 #       vmlinuz  config  kernel-release  modules/*.ko  modules.load
 # (modules.load lists the .ko files in load order) and prints that directory.
 # The package lists are refreshed at most daily, so a second run is a cache hit.
@@ -14,7 +14,7 @@ source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/lib-arm64-apt.sh"
 
 # Modules the guest loads at boot; absent ones are built in (or missing: warned).
-GUEST_MODULES=(virtio_blk virtio_rng vfio vfio_iommu_type1 vfio_pci)
+GUEST_MODULES=(virtio_blk virtio_rng vfio vfio_iommu_type1 vfio_pci nvme)
 
 apt_install xz-utils zstd kmod
 
@@ -29,7 +29,8 @@ pkg=$(arm64_memo "kernel-package-$meta_version" kernel_package_of "$meta_version
 [ -n "$pkg" ] || die "cannot resolve linux-image-arm64 $meta_version to a kernel package"
 version=$(arm64_candidate "$pkg" bookworm-backports)
 release=${pkg#linux-image-}
-out="$VSMMU_CACHE/kernel/$version"
+# Keyed by the package and the module list too.
+out="$VSMMU_CACHE/kernel/$version-$(echo "${GUEST_MODULES[*]}" | sha256sum | cut -c1-8)"
 if [ -s "$out/vmlinuz" ] && [ -e "$out/modules.load" ]; then echo "$out"; exit 0; fi
 # One extraction at a time (parallel runners); the winner's result is a hit.
 mkdir -p "$VSMMU_CACHE/kernel"
