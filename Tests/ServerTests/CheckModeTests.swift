@@ -29,6 +29,24 @@ struct CheckModeTests {
         #expect(f.client.server.checkSummaryLine?.contains("queue=1") == true)
     }
 
+    /// A backend restarted under the same guest opens the same report
+    /// file: it adds to the reports of the one before it (it truncated
+    /// them before the fix).
+    @Test func aSecondBackendAppendsToTheReportFile() throws {
+        let path = Self.tempPath("append.jsonl")
+        defer { unlink(path) }
+        for _ in 0..<2 {
+            let f = try LinuxFrontEnd(check: CheckSettings(reportPath: path))
+            #expect(try f.reset())
+            try f.client.mmioWrite(SMMUReg.CMDQ_BASE, f.cmdq | 4, size: 8, needReply: true)
+            f.client.front.shutdownBoth()
+            #expect(f.client.waitForServerExit())
+        }
+        let lines = try String(contentsOfFile: path, encoding: .utf8).split(separator: "\n")
+        #expect(lines.filter { $0.hasPrefix(#"{"rule":"queue""#) }.count == 2)
+        #expect(lines.filter { $0.hasPrefix(#"{"summary":"#) }.count == 2)
+    }
+
     @Test func unopenableReportFileIsRefused() throws {
         #expect(throws: VSMMUServer.SetupError.self) {
             _ = try VSMMUServer(configuration: .init(), logger: .init(label: "t"),
