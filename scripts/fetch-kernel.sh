@@ -14,7 +14,7 @@ source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/lib-arm64-apt.sh"
 
 # Modules the guest loads at boot; absent ones are built in (or missing: warned).
-GUEST_MODULES=(virtio_blk virtio_rng vfio vfio_iommu_type1 vfio_pci nvme)
+GUEST_MODULES=(virtio_blk virtio_rng vfio vfio_iommu_type1 vfio_pci nvme virtio_net)
 
 apt_install xz-utils zstd kmod
 

@@ -42,6 +42,16 @@
  * backend given the same region carries on where a killed one stopped.
  */
 #define VSMMU_F_STATE_REGION    (1ull << 1)
+/*
+ * IN_ORDER_SYNC: the front end applies backend-channel messages in order,
+ * each in full before the next, and before it acts on an MMIO_READ or
+ * MMIO_WRITE reply it applies every backend-channel message that arrived
+ * before that reply. The backend then completes a CMD_SYNC without a SYNC
+ * round trip when no ATC_INV is outstanding, and sends every MSI as a
+ * message, so that a completion reaches the guest after the invalidations
+ * before it.
+ */
+#define VSMMU_F_IN_ORDER_SYNC   (1ull << 2)
 
 /*
  * The state region: a sealed memfd of at least this many bytes, zero-filled

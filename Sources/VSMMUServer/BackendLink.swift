@@ -13,6 +13,10 @@ final class BackendLink: HostSignals, @unchecked Sendable {
         var channel: MessageSocket?
         /// An invalidation was sent since the last successful SYNC.
         var postedSinceSync = false
+        /// An ATC_INV was sent since then (its outcome needs the SYNC reply).
+        var atcSinceSync = false
+        /// VSMMU_F_IN_ORDER_SYNC acknowledged (SET_FEATURES).
+        var inOrder = false
         /// SYNC replies still to come for SYNCs that timed out (skipped).
         var lateSyncReplies = 0
         var endpoints: Set<UInt32> = []
@@ -25,9 +29,11 @@ final class BackendLink: HostSignals, @unchecked Sendable {
     /// What the front end may hold; invalidations that match nothing are not sent.
     let shadow = FrontEndShadow()
     let syncTimeoutMs: Int32
+    /// Busy-poll budget for a SYNC reply before sleeping.
+    let pollNs: UInt64
 
-    init(ram: MappedGuestRAM, log: RateLimitedLogger, syncTimeoutMs: Int32 = Wire.syncTimeoutMs) {
-        self.ram = ram; self.log = log; self.syncTimeoutMs = syncTimeoutMs
+    init(ram: MappedGuestRAM, log: RateLimitedLogger, syncTimeoutMs: Int32 = Wire.syncTimeoutMs, pollNs: UInt64 = 0) {
+        self.ram = ram; self.log = log; self.syncTimeoutMs = syncTimeoutMs; self.pollNs = pollNs
     }
 
     func setChannel(_ fd: FileDescriptor) {
@@ -44,6 +50,14 @@ final class BackendLink: HostSignals, @unchecked Sendable {
     func close() {
         let old = state.withLock { s -> MessageSocket? in let c = s.channel; s.channel = nil; return c }
         old?.shutdownBoth()
+    }
+
+    /// With VSMMU_F_IN_ORDER_SYNC the front end applies this channel's
+    /// messages in order and before any reply it acts on: a CMD_SYNC's
+    /// completion sent after its invalidations then needs no SYNC round trip.
+    var completesInOrder: Bool {
+        get { state.withLock { $0.inOrder } }
+        set { state.withLock { $0.inOrder = newValue } }
     }
 
     func registerEndpoint(_ sid: UInt32) { state.withLock { _ = $0.endpoints.insert(sid) } }
@@ -68,8 +82,11 @@ final class BackendLink: HostSignals, @unchecked Sendable {
     }
 
     func writeMSI(address: PhysicalAddress, data: UInt32) {
-        // An MSI into guest RAM (CMD_SYNC completion) is a plain store.
-        if address.isAligned(log2: 2), let p = ram.memory.hostPointer(for: address, length: 4) {
+        // An MSI into guest RAM (CMD_SYNC completion) is a plain store,
+        // unless it must come after the invalidations before it on the
+        // channel (VSMMU_F_IN_ORDER_SYNC: the front end writes it).
+        if !completesInOrder, address.isAligned(log2: 2),
+           let p = ram.memory.hostPointer(for: address, length: 4) {
             vsmmu_shim_store_release32(p, data.littleEndian)
             return
         }
@@ -80,7 +97,7 @@ final class BackendLink: HostSignals, @unchecked Sendable {
         if case .atc(let sid, let ssid, let address, let size, let global) = inv {
             // Only a registered endpoint has an ATC to invalidate.
             guard state.withLock({ $0.endpoints.contains(sid) }), shadow.mustSend(inv) else { return }
-            state.withLock { $0.postedSinceSync = true }
+            state.withLock { $0.postedSinceSync = true; $0.atcSinceSync = true }
             send(.atcInvalidate) {
                 WireATCInvalidate(streamID: sid, substreamID: ssid, address: address, size: size, global: global).encode(into: &$0)
             }
@@ -106,13 +123,17 @@ final class BackendLink: HostSignals, @unchecked Sendable {
     func synchronize() -> Bool {
         syncLock.withLock {
             let (channel, needed) = state.withLock { s -> (MessageSocket?, Bool) in
-                let needed = s.postedSinceSync
+                // In order, what completes the CMD_SYNC (CONS seen through
+                // a reply, an MSI or IRQ message) follows the invalidations
+                // on their way; only an ATC_INV's outcome needs the reply.
+                let needed = s.inOrder ? s.atcSinceSync : s.postedSinceSync
                 s.postedSinceSync = false
+                s.atcSinceSync = false
                 return (s.channel, needed)
             }
             guard needed, let channel else { return true }
             let ok = syncRoundTrip(channel)
-            if !ok { state.withLock { $0.postedSinceSync = true } }
+            if !ok { state.withLock { $0.postedSinceSync = true; $0.atcSinceSync = true } }
             return ok
         }
     }
@@ -127,7 +148,7 @@ final class BackendLink: HostSignals, @unchecked Sendable {
         while true {
             let now = RateLimitedLogger.nowNanoseconds()
             let left = now >= deadline ? 0 : Int32((deadline - now) / 1_000_000)
-            guard left > 0, channel.waitReadable(ms: left) else {
+            guard left > 0, channel.spinUntilReadable(ns: pollNs) || channel.waitReadable(ms: left) else {
                 state.withLock { $0.lateSyncReplies += 1 }
                 log.log(.error, kind: "sync", "SYNC not answered within \(syncTimeoutMs) ms; completing CMD_SYNC with an error")
                 return false

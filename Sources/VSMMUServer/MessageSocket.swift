@@ -143,6 +143,9 @@ public final class MessageSocket: @unchecked Sendable {
         (try? SystemCall.poll(descriptor, events: Int16(POLLIN), ms: ms).get()) ?? false
     }
 
+    /// Busy-polls up to `ns` for a message (SystemCall.spinUntilReadable).
+    public func spinUntilReadable(ns: UInt64) -> Bool { SystemCall.spinUntilReadable(descriptor, ns: ns) }
+
     /// Wakes any thread blocked on the socket (both directions shut down).
     public func shutdownBoth() { _ = Glibc.shutdown(fd, Int32(SHUT_RDWR)) }
 }

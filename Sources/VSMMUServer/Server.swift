@@ -15,6 +15,11 @@ public final class VSMMUServer: @unchecked Sendable {
     public let logger: Logger
     let log: RateLimitedLogger
     let syncTimeoutMs: Int32
+    /// How long a thread that waits for the front end busy-polls before it
+    /// sleeps (0: never).
+    let pollNs: UInt64
+    /// The most the reader's poll for the next request grows to.
+    let pollMaxNs: UInt64
     let checkReporter: CheckReporter?
     private struct State { var listenFD: Int32 = -1; var current: MessageSocket?; var stopping = false }
     private let state = Locked(State())
@@ -32,6 +37,8 @@ public final class VSMMUServer: @unchecked Sendable {
 
     /// `check`: check mode for every front end's model (docs/checker.md).
     public init(configuration: SMMUConfiguration, logger: Logger, syncTimeoutMs: Int32 = Wire.syncTimeoutMs,
+                pollMicroseconds: UInt32 = Wire.defaultPollMicroseconds,
+                pollMaxMicroseconds: UInt32 = Wire.defaultPollMaxMicroseconds,
                 check: CheckSettings? = nil) throws(SetupError) {
         do { try configuration.validate() } catch { throw .configuration(error) }
         self.configuration = configuration
@@ -39,6 +46,8 @@ public final class VSMMUServer: @unchecked Sendable {
         let log = RateLimitedLogger(logger: logger)
         self.log = log
         self.syncTimeoutMs = syncTimeoutMs
+        self.pollNs = UInt64(pollMicroseconds) * 1000
+        self.pollMaxNs = UInt64(pollMaxMicroseconds) * 1000
         do { checkReporter = try check.map { s throws(CheckReporter.OpenError) in try CheckReporter(s, log: log) } }
         catch { throw .checkReport(error.description) }
     }
@@ -56,7 +65,7 @@ public final class VSMMUServer: @unchecked Sendable {
         }
         if stopping { return }
         Session(socket: socket, configuration: configuration, log: log, syncTimeoutMs: syncTimeoutMs,
-                checkReporter: checkReporter) {
+                pollNs: pollNs, pollMaxNs: pollMaxNs, checkReporter: checkReporter) {
             [self] moved in self.sessionMoved(to: moved)
         }.run()
         state.withLock { $0.current = nil }

@@ -22,12 +22,17 @@ package final class Session: @unchecked Sendable {
     private var worker: CommandWorker?
     private var acknowledgedFeatures: UInt64 = 0
     static let offeredFeatures: UInt64 = Wire.featureMMIOWriteSync | Wire.featureStateRegion
+        | Wire.featureInOrderSync
     /// Where the model's durable image goes (SET_STATE_REGION).
     private var stateRegion: StateRegion?
     /// SET_STATE_REGION must come before the model is used.
     private var modelUsed = false
 
     let checkReporter: CheckReporter?
+    /// Busy-poll budget of a wait for the front end (VSMMUServer.pollNs),
+    /// and its adaptive upper bound for the reader's wait for a request.
+    let pollNs: UInt64
+    private var readerPoll: AdaptivePoll
 
     /// `package`: the wire fuzzer (Sources/vsmmu-fuzz) runs sessions too.
     package convenience init(socket: MessageSocket, configuration: SMMUConfiguration, log: RateLimitedLogger,
@@ -37,13 +42,16 @@ package final class Session: @unchecked Sendable {
     }
 
     init(socket: MessageSocket, configuration: SMMUConfiguration, log: RateLimitedLogger, syncTimeoutMs: Int32,
-         checkReporter: CheckReporter? = nil, channelChanged: @escaping (MessageSocket) -> Void = { _ in }) {
+         pollNs: UInt64 = 0, pollMaxNs: UInt64 = 0, checkReporter: CheckReporter? = nil,
+         channelChanged: @escaping (MessageSocket) -> Void = { _ in }) {
         self.socket = socket
+        self.pollNs = pollNs
+        readerPoll = AdaptivePoll(baseNs: pollNs, maxNs: pollMaxNs)
         self.checkReporter = checkReporter
         self.channelChanged = channelChanged
         self.configuration = configuration
         self.log = log
-        self.link = BackendLink(ram: ram, log: log, syncTimeoutMs: syncTimeoutMs)
+        self.link = BackendLink(ram: ram, log: log, syncTimeoutMs: syncTimeoutMs, pollNs: pollNs)
     }
 
     private func createModel() -> SMMUv3? {
@@ -71,7 +79,14 @@ package final class Session: @unchecked Sendable {
         }
         // Bounded by the connection: every iteration consumes one message.
         while true {
-            switch socket.receive() {
+            // A vCPU that waits for a reply usually sends its next request
+            // within microseconds, a guest in a map/unmap loop within a few
+            // hundred: catch it without a scheduler wake-up.
+            let start = RateLimitedLogger.nowNanoseconds()
+            let caught = socket.spinUntilReadable(ns: readerPoll.budgetNs)
+            let received = socket.receive()
+            readerPoll.record(caught: caught, waitedNs: RateLimitedLogger.nowNanoseconds() &- start)
+            switch received {
             case .failure(.closed):
                 log.logger.info("front end disconnected")
                 return
@@ -141,6 +156,7 @@ package final class Session: @unchecked Sendable {
                 return protocolError(m, hasReply: true, errno: EINVAL, "feature bits 0x\(String(f, radix: 16)) not offered")
             }
             acknowledgedFeatures = f
+            link.completesInOrder = f & Wire.featureInOrderSync != 0
             status(h.request, 0)
         case .getConfig:
             var w = WireWriter(); wireConfig(model).encode(into: &w)

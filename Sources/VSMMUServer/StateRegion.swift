@@ -31,6 +31,8 @@ final class StateRegion: @unchecked Sendable {
     private let base: UnsafeMutableRawPointer
     private let identity: FileIdentity
     private var scratch = ByteWriter()
+    /// The image in the active slot, as this process last wrote it.
+    private var lastCommitted: [UInt8] = []
 
     enum Failure: Error, CustomStringConvertible {
         case notSealed, tooSmall(Int), busy, inUseHere, system(String, Errno), notARegion, corrupt(String)
@@ -125,6 +127,9 @@ final class StateRegion: @unchecked Sendable {
         scratch.bytes.removeAll(keepingCapacity: true)
         state.encode(into: &scratch)
         guard scratch.bytes.count <= Self.capacity else { return false }
+        // Many changes leave the image as it was (a register written with
+        // its value): the region holds it already.
+        if scratch.bytes == lastCommitted { return true }
         let active = Int(vsmmu_shim_load_acquire32(base + 8)) & 1
         let next = base.loadUnaligned(as: UInt64.self) == Self.magic ? 1 - active : 0
         let slot = base + Self.headerSize + next * Self.slotSize
@@ -136,6 +141,7 @@ final class StateRegion: @unchecked Sendable {
         base.storeBytes(of: Self.magic, as: UInt64.self)
         // The slot and the count before the switch (release).
         vsmmu_shim_store_release32(base + 8, UInt32(next))
+        swap(&lastCommitted, &scratch.bytes)
         return true
     }
 

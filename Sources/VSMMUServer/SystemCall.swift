@@ -51,4 +51,21 @@ enum SystemCall {
             if e != .interrupted { return .failure(e) }
         }
     }
+
+    /// Busy-polls `fd` for up to `ns` nanoseconds: true as soon as it is
+    /// readable (or hung up), false when the budget is spent. A wake-up
+    /// through the scheduler costs tens of microseconds on a loaded host;
+    /// a peer that answers within the budget is seen in a few.
+    static func spinUntilReadable(_ fd: FileDescriptor, ns: UInt64) -> Bool {
+        guard ns > 0 else { return false }
+        let deadline = RateLimitedLogger.nowNanoseconds() &+ ns
+        repeat {
+            var p = pollfd(fd: fd.rawValue, events: Int16(POLLIN), revents: 0)
+            if Glibc.poll(&p, 1, 0) > 0 { return true }
+            // On a host with fewer cores than busy threads, the thread we
+            // wait for may need this core: let it run, without sleeping.
+            sched_yield()
+        } while RateLimitedLogger.nowNanoseconds() < deadline
+        return false
+    }
 }

@@ -13,12 +13,17 @@ public enum Wire {
     public static let maxPayload = Int(VSMMU_MAX_PAYLOAD)
     public static let headerSize = MemoryLayout<VSMMUMsgHeader>.size
     public static let syncTimeoutMs: Int32 = 5000
+    /// The backend's default busy-poll budget (vsmmu --poll-us).
+    public static let defaultPollMicroseconds: UInt32 = 50
+    /// The most the reader's adaptive poll grows to (vsmmu --poll-max-us).
+    public static let defaultPollMaxMicroseconds: UInt32 = 1000
     /// Feature bit: an MMIO_WRITE with NEED_REPLY is answered after the
     /// commands it made pending were processed; the front end services the
     /// backend channel while it waits (docs/protocol.md, "Features").
     public static let featureMMIOWriteSync = UInt64(VSMMU_F_MMIO_WRITE_SYNC)
     /// Feature bit: SET_STATE_REGION (docs/protocol.md, docs/backend.md "Restart").
     public static let featureStateRegion = UInt64(VSMMU_F_STATE_REGION)
+    public static let featureInOrderSync = UInt64(VSMMU_F_IN_ORDER_SYNC)
     public static let stateRegionSize = Int(VSMMU_STATE_REGION_SIZE)
 }
 

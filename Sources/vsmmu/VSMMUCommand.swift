@@ -48,6 +48,12 @@ struct VSMMUCommand: ParsableCommand {
     var featureArguments: [String] = []
     @Option(help: "Write check reports to this file, one JSON object per line (implies --check).")
     var checkReport: String?
+    @Option(help: ArgumentHelp("Busy-poll this many microseconds for the front end's next message before sleeping (0: never).",
+                               discussion: "A sleeping thread takes tens of microseconds to wake on a busy host; a vCPU waiting for a reply usually sends its next request within a few."))
+    var pollUs: UInt32 = Wire.defaultPollMicroseconds
+    @Option(help: ArgumentHelp("The most the wait for the next request polls, in microseconds: it grows from --poll-us while requests come just after it gave up.",
+                               discussion: "As QEMU's poll-max-ns: a guest in a map/unmap loop is caught spinning; an idle one costs --poll-us per request."))
+    var pollMaxUs: UInt32 = Wire.defaultPollMaxMicroseconds
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
     var logLevel: LevelArg = .info
 
@@ -83,7 +89,8 @@ struct VSMMUCommand: ParsableCommand {
             return h
         }
         let logger = Logger(label: "vsmmu")
-        let server = try VSMMUServer(configuration: config, logger: logger, check: checkSettings())
+        let server = try VSMMUServer(configuration: config, logger: logger, pollMicroseconds: pollUs, pollMaxMicroseconds: pollMaxUs,
+                                     check: checkSettings())
         ShutdownOnSignal.install(server: server, socketPath: socketPath, logger: logger)
         if let fd {
             server.serve(connectionFD: fd)

@@ -17,7 +17,7 @@ public struct DurableState: Sendable, Equatable {
 
     /// Changes whenever the image's layout does; an image of another
     /// version is refused.
-    public static let formatVersion: UInt32 = 1
+    public static let formatVersion: UInt32 = 2
     private static let magic: UInt32 = 0x5344_5356   // "VSDS"
 
     init(_ r: ControlRegisters) {

@@ -70,7 +70,8 @@ struct StallTable: Sendable, Equatable {
     }
 
     private mutating func free(_ i: Int) {
-        used[i] = false; count -= 1
+        // owner 0 keeps one form per state (the image stores used slots only)
+        used[i] = false; owner[i] = 0; count -= 1
         if held[i] != nil {
             held[i] = nil
             heldOrder.removeAll { Int($0) == i }
@@ -103,9 +104,11 @@ struct StallTable: Sendable, Equatable {
     // MARK: durable image (DurableState)
 
     func encode(into w: inout ByteWriter) {
-        w.u32(UInt32(used.count)); w.u32(UInt32(cursor))
-        for i in 0..<used.count {
-            w.u8(used[i] ? 1 : 0); w.u32(owner[i])
+        // Allocated slots only: the image is committed after every change,
+        // and the table is almost always empty.
+        w.u32(UInt32(used.count)); w.u32(UInt32(cursor)); w.u32(UInt32(count))
+        for i in 0..<used.count where used[i] {
+            w.u16(UInt16(i)); w.u32(owner[i])
         }
         w.u32(UInt32(heldOrder.count))
         for stag in heldOrder {
@@ -119,15 +122,16 @@ struct StallTable: Sendable, Equatable {
     init?(decoding r: inout ByteReader, capacity: Int) {
         guard Int(r.u32()) == capacity else { return nil }
         let cursor = Int(r.u32())
-        guard cursor < capacity, r.remaining >= capacity * 5 else { return nil }
+        let usedCount = Int(r.u32())
+        guard cursor < capacity, usedCount <= capacity, r.remaining >= usedCount * 6 else { return nil }
         self.init(capacity: capacity)
         self.cursor = cursor
-        for i in 0..<capacity {
-            let u = r.u8()
-            guard u <= 1 else { return nil }
-            used[i] = u == 1; owner[i] = r.u32()
-            if used[i] { count += 1 }
+        for _ in 0..<usedCount {
+            let i = Int(r.u16())
+            guard i < capacity, !used[i] else { return nil }
+            used[i] = true; owner[i] = r.u32()
         }
+        count = usedCount
         let heldCount = Int(r.u32())
         guard heldCount <= capacity, r.remaining >= heldCount * 34 else { return nil }
         for _ in 0..<heldCount {

@@ -24,6 +24,8 @@ enum SMMUCmd {
     }
     static let cfgiAll: [UInt64] = [0x04, 31]       // CFGI_STE_RANGE, Range 31
     static let tlbiNSNHAll: [UInt64] = [0x30, 0]
+    /// CMD_ATC_INV (0x40): StreamID [63:32]; Size [5:0] of dword 1 (52: everything).
+    static func atcInvAll(_ sid: UInt32) -> [UInt64] { [0x40 | UInt64(sid) << 32, 52] }
     static func cfgiSTE(_ sid: UInt32) -> [UInt64] { [0x03 | UInt64(sid) << 32, 1] }
     /// TLBI_NH_VA (0x12): ASID [63:48]; Leaf bit 0, Address [63:12].
     static func tlbiNHVA(asid: UInt16, address: UInt64) -> [UInt64] {
@@ -35,13 +37,15 @@ enum SMMUCmd {
 /// answers SYNC (at once, or when released).
 final class BackendResponder: @unchecked Sendable {
     let socket: MessageSocket
-    private let state = Locked<(log: [Message], autoAnswer: Bool, heldSyncs: Int, stop: Bool)>(([], true, 0, false))
+    private let state = Locked<(log: [Message], autoAnswer: Bool, heldSyncs: Int, stop: Bool, holdMSIs: Bool)>(
+        ([], true, 0, false, false))
     private let finished = Flag()
 
     /// With `start: false` nothing reads the channel: the test does, on its
     /// own thread (a front end that services the channel while it waits).
-    init(socket: MessageSocket, start: Bool = true) {
+    init(socket: MessageSocket, ram: SharedRAM? = nil, start: Bool = true) {
         self.socket = socket
+        self.ram = ram
         if start { startDetachedThread { [self] in self.loop() } }
     }
 
@@ -50,6 +54,13 @@ final class BackendResponder: @unchecked Sendable {
         set { state.withLock { $0.autoAnswer = newValue } }
     }
     var log: [Message] { state.withLock { $0.log } }
+    /// MSI messages are logged but not written to RAM (the test applies them).
+    var holdMSIs: Bool {
+        get { state.withLock { $0.holdMSIs } }
+        set { state.withLock { $0.holdMSIs = newValue } }
+    }
+    /// Where MSI messages go (a front end writes them to guest RAM).
+    let ram: SharedRAM?
     var heldSyncs: Int { state.withLock { $0.heldSyncs } }
 
     func releaseSyncs() {
@@ -68,6 +79,12 @@ final class BackendResponder: @unchecked Sendable {
         while !state.withLock({ $0.stop }) {
             guard socket.waitReadable(ms: 100) else { continue }
             guard case .success(let m) = socket.receive() else { break }
+            if m.header.request == BackRequest.msi.rawValue, m.payload.count == 16,
+               state.withLock({ !$0.holdMSIs }) {
+                var r = WireReader(m.payload)
+                let address = r.u64()
+                ram?.storeMSI(address, r.u32())
+            }
             let answerNow = state.withLock { s -> Bool in
                 s.log.append(m)
                 guard m.header.request == BackRequest.sync.rawValue else { return false }
@@ -134,7 +151,7 @@ final class LinuxFrontEnd {
             var w = WireWriter(); w.u64(features)
             guard try client.statusRequest(.setFeatures, payload: w.bytes) == 0 else { throw TestFailure("SET_FEATURES") }
         }
-        let backend = BackendResponder(socket: try client.setBackendChannel(), start: respond)
+        let backend = BackendResponder(socket: try client.setBackendChannel(), ram: ram, start: respond)
         guard try client.addRegion(ram) == 0 else { throw TestFailure("ADD_MEM_REGION") }
         return backend
     }

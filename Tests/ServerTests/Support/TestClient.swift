@@ -51,6 +51,14 @@ final class SharedRAM: @unchecked Sendable {
     }
     func read64(_ addr: UInt64) -> UInt64 { UInt64(littleEndian: (host + Int(addr - base)).load(as: UInt64.self)) }
     func read32(_ addr: UInt64) -> UInt32 { vsmmu_shim_load_acquire32(host + Int(addr - base)) }
+    /// A 32-bit MSI store, as a front end makes it for an MSI message; false
+    /// outside this RAM.
+    @discardableResult
+    func storeMSI(_ addr: UInt64, _ data: UInt32) -> Bool {
+        guard addr >= base, addr &- base <= size - 4, addr & 3 == 0 else { return false }
+        vsmmu_shim_store_release32(host + Int(addr - base), data.littleEndian)
+        return true
+    }
     func writeWords(_ addr: UInt64, _ words: [UInt64]) {
         for (i, w) in words.enumerated() { write64(addr + UInt64(i) * 8, w) }
     }

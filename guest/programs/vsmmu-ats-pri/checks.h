@@ -16,6 +16,7 @@ void check_atc_inv(struct ctx *c);	/* check-ats.c */
 void check_pri(struct ctx *c);		/* check-pri.c */
 void check_pri_overflow(struct ctx *c);	/* check-pri.c */
 void check_remap(struct ctx *c);	/* check-remap.c */
+void check_storm(struct ctx *c);	/* check-storm.c */
 
 /*
  * Without a vsmmu (REG_CAPS) prints the check UNSUPPORTED with what Linux

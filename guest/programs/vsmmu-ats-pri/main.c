@@ -14,7 +14,8 @@
  * What each check proves: docs/guest-ats-pri.md.
  *
  * Usage: vsmmu-ats-pri [--checks LIST] [--priq-entries N] [--groups N]
- *   LIST: comma-separated of dma,fault,ats,atc-inv,pri,pri-overflow,remap
+ *   LIST: comma-separated of dma,fault,ats,atc-inv,pri,pri-overflow,remap,
+ *         storm (the benchmark's map/unmap storm)
  *         (default dma,fault,ats,atc-inv,pri)
  *
  * This file: arguments, setup, running the selected checks, the summary.
@@ -46,6 +47,7 @@ static const struct check checks[] = {
 	{ "pri", check_pri },
 	{ "pri-overflow", check_pri_overflow },
 	{ "remap", check_remap },
+	{ "storm", check_storm },
 };
 
 static bool selected(const char *list, const char *name)
@@ -90,7 +92,7 @@ static int setup(struct ctx *c)
 static int usage(void)
 {
 	fprintf(stderr, "usage: vsmmu-ats-pri [--checks dma,fault,ats,atc-inv,"
-		"pri,pri-overflow,remap] [--priq-entries N] [--groups N]\n");
+		"pri,pri-overflow,remap,storm] [--priq-entries N] [--groups N]\n");
 	return 2;
 }
 
