@@ -77,6 +77,7 @@ bench-guest: build qemu kernel initramfs
 bench-model bench-socket:
 	$(SWIFT_RELEASE) --product vsmmu-bench
 	"$$(swift build -c release --show-bin-path)/vsmmu-bench" $(if $(filter bench-model,$@),model,socket)
+	$(if $(filter bench-socket,$@),"$$(swift build -c release --show-bin-path)/vsmmu-bench" sync)
 
 clean:
 	rm -rf .build

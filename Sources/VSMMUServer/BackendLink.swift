@@ -15,6 +15,8 @@ final class BackendLink: HostSignals, @unchecked Sendable {
         var postedSinceSync = false
         /// An ATC_INV was sent since then (its outcome needs the SYNC reply).
         var atcSinceSync = false
+        /// An invalidation could not be sent since then: the SYNC fails.
+        var lostSinceSync = false
         /// VSMMU_F_IN_ORDER_SYNC acknowledged (SET_FEATURES).
         var inOrder = false
         /// SYNC replies still to come for SYNCs that timed out (skipped).
@@ -72,6 +74,11 @@ final class BackendLink: HostSignals, @unchecked Sendable {
         encode(&w)
         if case .failure(let e) = channel.send(request: request.rawValue, payload: w.bytes) {
             log.log(.error, kind: "backend-send", "backend channel send of \(request) failed: \(e)")
+            // A lost invalidation must fail the next CMD_SYNC, which in
+            // order would otherwise complete without asking the front end.
+            if request == .invalidate || request == .atcInvalidate {
+                state.withLock { $0.lostSinceSync = true }
+            }
         }
     }
 
@@ -122,15 +129,18 @@ final class BackendLink: HostSignals, @unchecked Sendable {
     /// SYNC round trip, skipped when nothing was posted since the last one.
     func synchronize() -> Bool {
         syncLock.withLock {
-            let (channel, needed) = state.withLock { s -> (MessageSocket?, Bool) in
+            let (channel, needed, lost) = state.withLock { s -> (MessageSocket?, Bool, Bool) in
                 // In order, what completes the CMD_SYNC (CONS seen through
                 // a reply, an MSI or IRQ message) follows the invalidations
                 // on their way; only an ATC_INV's outcome needs the reply.
                 let needed = s.inOrder ? s.atcSinceSync : s.postedSinceSync
+                let lost = s.lostSinceSync
                 s.postedSinceSync = false
                 s.atcSinceSync = false
-                return (s.channel, needed)
+                s.lostSinceSync = false
+                return (s.channel, needed, lost)
             }
+            if lost { return false }
             guard needed, let channel else { return true }
             let ok = syncRoundTrip(channel)
             if !ok { state.withLock { $0.postedSinceSync = true; $0.atcSinceSync = true } }

@@ -155,6 +155,12 @@ package final class Session: @unchecked Sendable {
             if f & ~Session.offeredFeatures != 0 {
                 return protocolError(m, hasReply: true, errno: EINVAL, "feature bits 0x\(String(f, radix: 16)) not offered")
             }
+            // How CMD_SYNC completes (VSMMU_F_IN_ORDER_SYNC) must not
+            // change under commands the model is running.
+            guard !modelUsed || f == acknowledgedFeatures else {
+                log.log(.warning, kind: "set-features", "SET_FEATURES after the SMMU was used: refused")
+                return status(h.request, -EBUSY)
+            }
             acknowledgedFeatures = f
             link.completesInOrder = f & Wire.featureInOrderSync != 0
             status(h.request, 0)

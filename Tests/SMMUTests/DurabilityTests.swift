@@ -182,6 +182,45 @@ struct DurabilityTests {
 
     // MARK: hostile images (the region is shared with the front end)
 
+    /// An upgrade under a running guest hands the new backend its
+    /// predecessor's image: a format 1 image (every stall slot listed, a
+    /// freed slot keeping its old owner) is adopted with its allocations
+    /// and held records.
+    @Test func formatOneImageIsAdopted() throws {
+        let (d, _) = try durableMachine()
+        let state = d.smmu.durableState
+        var v2 = ByteWriter(); state.stalls.encode(into: &v2)
+        let good = state.encoded
+        let stallsAt = 16 + SMMURegister.allCases.count * 8
+        let capacity = Int(IDRegisters.stallMax)
+        let record = EncodedEvent(w0: 0x31, w1: 0x1234, w2: 0x7000_0000, w3: 0)
+        var v1 = ByteWriter()
+        v1.u32(UInt32(capacity)); v1.u32(3)
+        for i in 0..<capacity {
+            v1.u8(i == 1 ? 1 : 0); v1.u32(i == 1 ? 12 : i == 2 ? 77 : 0)
+        }
+        v1.u32(1); v1.u16(1)
+        v1.u64(record.w0); v1.u64(record.w1); v1.u64(record.w2); v1.u64(record.w3)
+        var image = Array(good[..<stallsAt]) + v1.bytes + Array(good[(stallsAt + v2.bytes.count)...])
+        image[4] = 1
+        let adopted = try DurableState(decoding: image, configuration: .init())
+        #expect(adopted.registers == state.registers)
+        #expect(adopted.outbox == state.outbox)
+        #expect(adopted.stalls.count == 1)
+        #expect(adopted.stalls.isHeld(1) && adopted.stalls.oldestHeld == record)
+        var stalls = adopted.stalls
+        let freedSlot = stalls.release(streamID: 77, stag: 2)
+        let allocatedSlot = stalls.release(streamID: 12, stag: 1)
+        #expect(!freedSlot && allocatedSlot)
+        // written back in format 2, it reads the same
+        let again = try DurableState(decoding: adopted.encoded, configuration: .init())
+        #expect(again == adopted)
+        var bad = image; bad[stallsAt + 8] = 2   // slot 0's "used" byte
+        #expect(throws: DurableState.Invalid.malformed("stall table")) {
+            try DurableState(decoding: bad, configuration: .init())
+        }
+    }
+
     @Test func decoderRefusesWhatIsNotAnImageOfThisSMMU() throws {
         let (d, _) = try durableMachine()
         let good = d.smmu.durableState.encoded

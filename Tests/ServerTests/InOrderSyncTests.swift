@@ -48,6 +48,45 @@ struct InOrderSyncTests {
         #expect(try f.client.mmioRead(SMMUReg.CMDQ_CONS) & 0x1FF == f.cmdProd)
     }
 
+    /// How a CMD_SYNC completes must not change under a running guest: once
+    /// the SMMU was used, SET_FEATURES may only repeat what it acknowledged.
+    @Test func featuresAreLatchedOnceTheSMMUIsUsed() throws {
+        let f = try LinuxFrontEnd(features: Self.features)
+        f.needReply = true
+        try SyncWriteTests.holdTranslation(f)
+        var same = WireWriter(); same.u64(Self.features)
+        #expect(try f.client.statusRequest(.setFeatures, payload: same.bytes) == 0)
+        var other = WireWriter(); other.u64(Wire.featureMMIOWriteSync)
+        #expect(try f.client.statusRequest(.setFeatures, payload: other.bytes) == Int64(-EBUSY))
+        // still in order: a TLBI's CMD_SYNC makes no SYNC round trip
+        let before = f.backend.log.count
+        let slot = try f.submit([SMMUCmd.tlbiNSNHAll])
+        #expect(f.backend.wait { log in log.dropFirst(before).contains { $0.header.request == BackRequest.msi.rawValue } })
+        #expect(!Self.requests(f, from: before).contains(BackRequest.sync.rawValue))
+        #expect(f.ram.read32(slot) == 0 || f.waitForSync(slot))
+    }
+
+    /// An invalidation the front end never got must not be covered by a
+    /// CMD_SYNC that completes: the SYNC fails (CMDQ_CONS.ERR =
+    /// CERROR_ATC_INV_SYNC, GERROR.CMDQ_ERR) instead of completing in order.
+    @Test func anInvalidationThatCouldNotBeSentFailsTheSync() throws {
+        let f = try LinuxFrontEnd(features: Self.features)
+        f.needReply = true
+        try SyncWriteTests.holdTranslation(f)
+        f.backend.stop()
+        let slot = try f.submit([SMMUCmd.tlbiNSNHAll])
+        // the command thread may still be at work when the write's reply comes
+        var gerror: UInt64 = 0
+        for _ in 0..<2000 where gerror & 1 == 0 {
+            gerror = try f.client.mmioRead(0x60)
+            if gerror & 1 == 0 { usleep(1000) }
+        }
+        let cons = try f.client.mmioRead(SMMUReg.CMDQ_CONS)
+        #expect(gerror & 1 == 1)
+        #expect((cons >> 24) & 0x7F == 3)
+        #expect(f.ram.read32(slot) != 0)
+    }
+
     @Test func withoutTheFeatureTheSyncRoundTripStays() throws {
         let f = try LinuxFrontEnd(features: Wire.featureMMIOWriteSync)
         f.needReply = true

@@ -15,9 +15,11 @@ public struct DurableState: Sendable, Equatable {
     var stalls: StallTable
     var outbox: Outbox
 
-    /// Changes whenever the image's layout does; an image of another
-    /// version is refused.
+    /// Changes whenever the image's layout does. Images of format 1 (the
+    /// stall table listed every slot) are read too, so that an upgrade under
+    /// a running guest adopts its predecessor's state; others are refused.
     public static let formatVersion: UInt32 = 2
+    static let readableVersions: ClosedRange<UInt32> = 1...2
     private static let magic: UInt32 = 0x5344_5356   // "VSDS"
 
     init(_ r: ControlRegisters) {
@@ -49,7 +51,7 @@ public struct DurableState: Sendable, Equatable {
         public var description: String {
             switch self {
             case .notAnImage: "not a vsmmu state image"
-            case .version(let v): "state image format \(v), this backend reads \(DurableState.formatVersion)"
+            case .version(let v): "state image format \(v), this backend reads \(DurableState.readableVersions.lowerBound)-\(DurableState.readableVersions.upperBound)"
             case .registerCount(let n): "state image has \(n) registers"
             case .malformed(let what): "state image malformed: \(what)"
             case .otherConfiguration(let reg, let image, let expected):
@@ -65,14 +67,14 @@ public struct DurableState: Sendable, Equatable {
         var r = ByteReader(bytes)
         guard r.u32() == Self.magic else { throw .notAnImage }
         let version = r.u32()
-        guard version == Self.formatVersion else { throw .version(version) }
+        guard Self.readableVersions.contains(version) else { throw .version(version) }
         let n = Int(r.u32())
         guard n == SMMURegister.allCases.count, r.remaining >= n * 8 else { throw .registerCount(n) }
         registers = (0..<n).map { _ in r.u64() }
         let flags = r.u32()
         guard flags & ~3 == 0 else { throw .malformed("interrupt flags 0x\(String(flags, radix: 16))") }
         eventIRQArmed = flags & 1 != 0; priIRQArmed = flags & 2 != 0
-        guard let stalls = StallTable(decoding: &r, capacity: Int(IDRegisters.stallMax)) else {
+        guard let stalls = StallTable(decoding: &r, capacity: Int(IDRegisters.stallMax), format: version) else {
             throw .malformed("stall table")
         }
         self.stalls = stalls

@@ -118,20 +118,32 @@ struct StallTable: Sendable, Equatable {
     }
 
     /// Nil when the image is not a table of `capacity` slots whose held
-    /// records belong to allocated STAGs, each once.
-    init?(decoding r: inout ByteReader, capacity: Int) {
+    /// records belong to allocated STAGs, each once. Format 1 (before
+    /// DurableState format 2) listed every slot; format 2 lists the
+    /// allocated ones.
+    init?(decoding r: inout ByteReader, capacity: Int, format: UInt32 = DurableState.formatVersion) {
         guard Int(r.u32()) == capacity else { return nil }
         let cursor = Int(r.u32())
-        let usedCount = Int(r.u32())
-        guard cursor < capacity, usedCount <= capacity, r.remaining >= usedCount * 6 else { return nil }
+        guard cursor < capacity else { return nil }
         self.init(capacity: capacity)
         self.cursor = cursor
-        for _ in 0..<usedCount {
-            let i = Int(r.u16())
-            guard i < capacity, !used[i] else { return nil }
-            used[i] = true; owner[i] = r.u32()
+        if format == 1 {
+            guard r.remaining >= capacity * 5 else { return nil }
+            for i in 0..<capacity {
+                let u = r.u8(), o = r.u32()
+                guard u <= 1 else { return nil }
+                if u == 1 { used[i] = true; owner[i] = o; count += 1 }
+            }
+        } else {
+            let usedCount = Int(r.u32())
+            guard usedCount <= capacity, r.remaining >= usedCount * 6 else { return nil }
+            for _ in 0..<usedCount {
+                let i = Int(r.u16())
+                guard i < capacity, !used[i] else { return nil }
+                used[i] = true; owner[i] = r.u32()
+            }
+            count = usedCount
         }
-        count = usedCount
         let heldCount = Int(r.u32())
         guard heldCount <= capacity, r.remaining >= heldCount * 34 else { return nil }
         for _ in 0..<heldCount {
