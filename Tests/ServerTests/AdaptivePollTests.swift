@@ -6,10 +6,18 @@ import Testing
 /// and stays within its bounds; a base of 0 never spins.
 @Suite("Adaptive poll")
 struct AdaptivePollTests {
-    @Test func aRequestCaughtSpinningLeavesTheBudget() {
-        var p = AdaptivePoll(baseNs: 50_000, maxNs: 1_000_000)
-        p.record(caught: true, waitedNs: 10_000)
-        #expect(p.budgetNs == 50_000)
+    /// One wait and the budget after it: a request caught while spinning
+    /// leaves it; a base of 0 never spins; a maximum below the base is the
+    /// base.
+    @Test(arguments: [
+        (base: UInt64(50_000), max: UInt64(1_000_000), caught: true, expected: UInt64(50_000)),
+        (base: 0, max: 1_000_000, caught: false, expected: 0),
+        (base: 50_000, max: 0, caught: false, expected: 50_000),
+    ])
+    func oneWait(_ c: (base: UInt64, max: UInt64, caught: Bool, expected: UInt64)) {
+        var p = AdaptivePoll(baseNs: c.base, maxNs: c.max)
+        p.record(caught: c.caught, waitedNs: 10_000)
+        #expect(p.budgetNs == c.expected)
     }
 
     @Test func nearMissesDoubleItUpToTheMaximum() {
@@ -28,17 +36,5 @@ struct AdaptivePollTests {
             p.record(caught: false, waitedNs: 5_000_000)
             #expect(p.budgetNs == expected)
         }
-    }
-
-    @Test func aBaseOfZeroNeverSpins() {
-        var p = AdaptivePoll(baseNs: 0, maxNs: 1_000_000)
-        p.record(caught: false, waitedNs: 10_000)
-        #expect(p.budgetNs == 0)
-    }
-
-    @Test func aMaximumBelowTheBaseIsTheBase() {
-        var p = AdaptivePoll(baseNs: 50_000, maxNs: 0)
-        p.record(caught: false, waitedNs: 10_000)
-        #expect(p.budgetNs == 50_000)
     }
 }
