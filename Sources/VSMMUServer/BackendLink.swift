@@ -15,7 +15,8 @@ final class BackendLink: HostSignals, @unchecked Sendable {
         var postedSinceSync = false
         /// An ATC_INV was sent since then (its outcome needs the SYNC reply).
         var atcSinceSync = false
-        /// An invalidation could not be sent since then: the SYNC fails.
+        /// An invalidation could not be sent on this channel: every SYNC
+        /// fails until the front end gives a new one.
         var lostSinceSync = false
         /// VSMMU_F_IN_ORDER_SYNC acknowledged (SET_FEATURES).
         var inOrder = false
@@ -43,6 +44,7 @@ final class BackendLink: HostSignals, @unchecked Sendable {
             let old = s.channel
             s.channel = MessageSocket(fd)
             s.lateSyncReplies = 0
+            s.lostSinceSync = false
             return old
         }
         old?.shutdownBoth()
@@ -137,7 +139,6 @@ final class BackendLink: HostSignals, @unchecked Sendable {
                 let lost = s.lostSinceSync
                 s.postedSinceSync = false
                 s.atcSinceSync = false
-                s.lostSinceSync = false
                 return (s.channel, needed, lost)
             }
             if lost { return false }

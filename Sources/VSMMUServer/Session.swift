@@ -285,6 +285,9 @@ package final class Session: @unchecked Sendable {
         let pending = image.map { model.adopt($0) } ?? []
         model.makeDurable { region.commit($0) }
         stateRegion = region
+        // An adopted SMMU is in use (its commands may run at once): the
+        // features are latched from here on.
+        if image != nil { modelUsed = true }
         if let image {
             let commits = region.commits
             log.logger.info("adopted the SMMU state from the state region (commit \(commits), CMDQ_CONS 0x\(String(image.commandQueueConsumer, radix: 16)))")

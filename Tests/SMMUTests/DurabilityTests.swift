@@ -233,6 +233,14 @@ struct DurabilityTests {
         #expect(throws: DurableState.Invalid.malformed("length")) {
             try DurableState(decoding: good + [0], configuration: .init())
         }
+        // an outbox counter at its end would trap at the next effect
+        var stalls = ByteWriter(); d.smmu.durableState.stalls.encode(into: &stalls)
+        var wrapping = good
+        let nextIDAt = 16 + SMMURegister.allCases.count * 8 + stalls.bytes.count
+        for i in 0..<8 { wrapping[nextIDAt + i] = 0xFF }
+        #expect(throws: DurableState.Invalid.malformed("outbox")) {
+            try DurableState(decoding: wrapping, configuration: .init())
+        }
         var other = SMMUConfiguration(); other.pri = false
         #expect {
             try DurableState(decoding: good, configuration: other)

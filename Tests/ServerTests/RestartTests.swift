@@ -79,6 +79,24 @@ struct RestartTests {
         #expect(try f.client.mmioRead(SMMUReg.CMDQ_CONS) == f.cmdProd)
     }
 
+    /// An adopted SMMU is in use: its queues may run at once, so how a
+    /// CMD_SYNC completes is latched (docs/protocol.md, "Latched").
+    @Test func featuresAreLatchedOnceAnImageIsAdopted() throws {
+        let region = try Self.stateRegion()
+        defer { close(region) }
+        let features = Wire.featureMMIOWriteSync | Wire.featureInOrderSync
+        let f = try LinuxFrontEnd(features: features, stateRegion: region)
+        #expect(try f.reset())
+        f.client.front.shutdownBoth()
+        #expect(f.client.waitForServerExit())
+
+        #expect(try f.reconnect(TestClient(), stateRegion: region, features: features) == 1)
+        var same = WireWriter(); same.u64(features)
+        #expect(try f.client.statusRequest(.setFeatures, payload: same.bytes) == 0)
+        var other = WireWriter(); other.u64(Wire.featureMMIOWriteSync)
+        #expect(try f.client.statusRequest(.setFeatures, payload: other.bytes) == Int64(-EBUSY))
+    }
+
     @Test func aKilledProcessIsReplacedAndTheBatchInFlightCompletes() throws {
         let region = try Self.stateRegion()
         defer { close(region) }

@@ -162,7 +162,9 @@ struct Outbox: Sendable, Equatable {
     init?(decoding r: inout ByteReader) {
         nextID = r.u64()
         let n = Int(r.u32())
-        guard n <= Self.capacity, r.remaining >= n * 24 else { return nil }
+        // Far from wrapping: ids are never reused (a backend does not
+        // come near 2^63 effects).
+        guard nextID < 1 << 63, n <= Self.capacity, r.remaining >= n * 24 else { return nil }
         var last: UInt64 = 0
         for _ in 0..<n {
             let id = r.u64()
