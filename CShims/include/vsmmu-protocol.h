@@ -27,7 +27,7 @@
 #define VSMMU_FLAG_REPLY        (1u << 2)   /* this message is a reply */
 /* the sender wants a reply to a request that has none by default */
 #define VSMMU_FLAG_NEED_REPLY   (1u << 3)
-#define VSMMU_MAX_PAYLOAD       256
+#define VSMMU_MAX_PAYLOAD       1024
 
 /*
  * Protocol features (GET_FEATURES / SET_FEATURES). MMIO_WRITE_SYNC: an
@@ -52,6 +52,12 @@
  * before it.
  */
 #define VSMMU_F_IN_ORDER_SYNC   (1ull << 2)
+/*
+ * TRANSLATE_AHEAD: the backend answers TRANSLATE_AHEAD, a TRANSLATE whose
+ * reply also carries translations of the blocks that follow the one asked
+ * for, which the front end may cache like the first.
+ */
+#define VSMMU_F_TRANSLATE_AHEAD (1ull << 3)
 
 /*
  * The state region: a sealed memfd of at least this many bytes, zero-filled
@@ -88,6 +94,8 @@ enum {
      * over the state in it, or a negative errno
      */
     VSMMU_REQ_SET_STATE_REGION = 14,
+    /* VSMMUTranslateReq (VSMMU_F_TRANSLATE_AHEAD); VSMMUTranslateAheadRep */
+    VSMMU_REQ_TRANSLATE_AHEAD = 15,
 };
 
 /* Requests on the backend channel (backend -> front end) */
@@ -207,6 +215,22 @@ typedef struct VSMMUTranslateRep {
     uint16_t tags;          /* VSMMU_TAG_* */
 } VSMMUTranslateRep;
 
+#define VSMMU_AHEAD_MAX     15
+
+/*
+ * TRANSLATE_AHEAD's reply: the translation asked for, then up to
+ * VSMMU_AHEAD_MAX more, each VSMMU_XLATE_OK with its own block, tags and
+ * permissions for the same StreamID, SubstreamID and access. ahead[0]
+ * starts where rep's block ends and each next one where the one before
+ * ends; count is 0 unless rep is VSMMU_XLATE_OK.
+ */
+typedef struct VSMMUTranslateAheadRep {
+    VSMMUTranslateRep rep;
+    uint32_t count;         /* valid entries in ahead[] */
+    uint32_t reserved;
+    VSMMUTranslateRep ahead[VSMMU_AHEAD_MAX];
+} VSMMUTranslateAheadRep;
+
 /* A stop marker: SSV and LAST, neither READ nor WRITE */
 #define VSMMU_PR_SSV    (1u << 0)
 #define VSMMU_PR_READ   (1u << 1)
@@ -298,6 +322,10 @@ _Static_assert(sizeof(VSMMUMmio) == 24, "VSMMUMmio size");
 _Static_assert(sizeof(VSMMUEndpointMsg) == 16, "VSMMUEndpointMsg size");
 _Static_assert(sizeof(VSMMUTranslateReq) == 24, "VSMMUTranslateReq size");
 _Static_assert(sizeof(VSMMUTranslateRep) == 32, "VSMMUTranslateRep size");
+_Static_assert(sizeof(VSMMUTranslateAheadRep) == 520,
+               "VSMMUTranslateAheadRep size");
+_Static_assert(sizeof(VSMMUTranslateAheadRep) <= VSMMU_MAX_PAYLOAD,
+               "VSMMUTranslateAheadRep fits a message");
 _Static_assert(sizeof(VSMMUPageReq) == 24, "VSMMUPageReq size");
 _Static_assert(sizeof(VSMMUPageRep) == 8, "VSMMUPageRep size");
 _Static_assert(sizeof(VSMMUMsi) == 16, "VSMMUMsi size");

@@ -65,6 +65,17 @@ public final class SMMUv3: @unchecked Sendable {
         translation.translate(request)
     }
 
+    /// Up to `limit` translations of the blocks that follow `first`, which
+    /// `request` was just given, each starting where the one before ends,
+    /// for a host cache to hold before its device gets there. Speculative:
+    /// nothing is recorded, stalled or written, and the run stops at the
+    /// first block that would fault or need an HTTU update (none for ATS,
+    /// bypass, or in check mode). Filed in the TLB like any walk.
+    public func translations(after first: Translation, of request: TranslationRequest,
+                             limit: Int) -> [Translation] {
+        translation.translationsAhead(of: request, after: first, limit: limit)
+    }
+
     /// A PCIe page request (or stop marker) from an endpoint. An automatic
     /// response goes to `HostSignals.deliverPageResponse` unless
     /// `deliverResponse` is false (the caller then delivers the one returned).

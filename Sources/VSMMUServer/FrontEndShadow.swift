@@ -36,6 +36,18 @@ final class FrontEndShadow: @unchecked Sendable {
         /// A translation filed under a TBI-tagged address went out since the
         /// last full flush (or a translation in flight may be one).
         var taggedSinceFlush = false
+
+        mutating func track(_ entry: Entry, capacity: Int) {
+            if entry.tags.tagged { taggedSinceFlush = true }
+            if !cachedOverflowed {
+                if cached.count >= capacity { cachedOverflowed = true; cached = [] }
+                else { cached.insert(entry) }
+            }
+            if entry.ats && !atcOverflowed {
+                if atc.count >= capacity { atcOverflowed = true; atc = [] }
+                else { atc.insert(entry) }
+            }
+        }
     }
 
     let capacity: Int
@@ -46,22 +58,16 @@ final class FrontEndShadow: @unchecked Sendable {
     /// Brackets the computation of a translation that will be sent.
     func beginTranslation() { state.withLock { $0.inFlight += 1 } }
 
-    /// Ends it; `entry` is what the reply hands out (nil for a fault).
-    func endTranslation(_ entry: Entry?) {
+    /// Ends it; `entries` is what the reply hands out (none for a fault,
+    /// several for a TRANSLATE_AHEAD).
+    func endTranslation(_ entries: [Entry]) {
         state.withLock { s in
             s.inFlight -= 1
-            guard let entry else { return }
-            if entry.tags.tagged { s.taggedSinceFlush = true }
-            if !s.cachedOverflowed {
-                if s.cached.count >= capacity { s.cachedOverflowed = true; s.cached = [] }
-                else { s.cached.insert(entry) }
-            }
-            if entry.ats && !s.atcOverflowed {
-                if s.atc.count >= capacity { s.atcOverflowed = true; s.atc = [] }
-                else { s.atc.insert(entry) }
-            }
+            for entry in entries { s.track(entry, capacity: capacity) }
         }
     }
+
+    func endTranslation(_ entry: Entry?) { endTranslation(entry.map { [$0] } ?? []) }
 
     /// Whether `inv` must be sent; forgets the entries it invalidates.
     func mustSend(_ inv: HostInvalidation) -> Bool { message(for: inv) != nil }

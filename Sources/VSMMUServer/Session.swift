@@ -22,7 +22,7 @@ package final class Session: @unchecked Sendable {
     private var worker: CommandWorker?
     private var acknowledgedFeatures: UInt64 = 0
     static let offeredFeatures: UInt64 = Wire.featureMMIOWriteSync | Wire.featureStateRegion
-        | Wire.featureInOrderSync
+        | Wire.featureInOrderSync | Wire.featureTranslateAhead
     /// Where the model's durable image goes (SET_STATE_REGION).
     private var stateRegion: StateRegion?
     /// SET_STATE_REGION must come before the model is used.
@@ -143,7 +143,7 @@ package final class Session: @unchecked Sendable {
         }
         var r = WireReader(m.payload)
         switch request {
-        case .mmioRead, .mmioWrite, .translate, .pageRequest, .reset: modelUsed = true
+        case .mmioRead, .mmioWrite, .translate, .translateAhead, .pageRequest, .reset: modelUsed = true
         default: break
         }
         switch request {
@@ -233,17 +233,33 @@ package final class Session: @unchecked Sendable {
             model.registerEndpoint(e.model)
             link.registerEndpoint(e.sid)
             status(h.request, 0)
-        case .translate:
-            let t = WireTranslateRequest(&r)
-            let request = t.model
+        case .translate, .translateAhead:
+            let ahead = request == .translateAhead
+            guard !ahead || acknowledgedFeatures & Wire.featureTranslateAhead != 0 else {
+                return protocolError(m, hasReply: true, errno: EINVAL,
+                                     "TRANSLATE_AHEAD without VSMMU_F_TRANSLATE_AHEAD acknowledged")
+            }
+            let request = WireTranslateRequest(&r).model
+            // Everything the reply hands out is tracked, and an invalidation
+            // while it is computed is sent whatever it covers.
             link.shadow.beginTranslation()
             let outcome = model.translate(request)
+            var handedOut: [Translation] = []
             if case .translated(let tr) = outcome {
-                link.shadow.endTranslation(FrontEndShadow.Entry(tags: CachedTranslationTags(tr), ats: request.ats))
-            } else {
-                link.shadow.endTranslation(nil)
+                handedOut = [tr]
+                if ahead { handedOut += model.translations(after: tr, of: request, limit: Wire.aheadMax) }
             }
-            var w = WireWriter(); WireTranslateReply(outcome).encode(into: &w)
+            link.shadow.endTranslation(handedOut.map {
+                FrontEndShadow.Entry(tags: CachedTranslationTags($0), ats: request.ats)
+            })
+            var w = WireWriter()
+            if ahead {
+                WireTranslateAheadReply(first: WireTranslateReply(outcome),
+                                        ahead: handedOut.dropFirst().map { WireTranslateReply(.translated($0)) })
+                    .encode(into: &w)
+            } else {
+                WireTranslateReply(outcome).encode(into: &w)
+            }
             socket.reply(to: h.request, payload: w.bytes)
         case .pageRequest:
             let outcome = model.pageRequest(WirePageRequest(&r).model)

@@ -24,6 +24,10 @@ public enum Wire {
     /// Feature bit: SET_STATE_REGION (docs/protocol.md, docs/backend.md "Restart").
     public static let featureStateRegion = UInt64(VSMMU_F_STATE_REGION)
     public static let featureInOrderSync = UInt64(VSMMU_F_IN_ORDER_SYNC)
+    /// Feature bit: TRANSLATE_AHEAD (docs/protocol.md, "Translation").
+    public static let featureTranslateAhead = UInt64(VSMMU_F_TRANSLATE_AHEAD)
+    /// The most translations a TRANSLATE_AHEAD reply carries after the first.
+    public static let aheadMax = Int(VSMMU_AHEAD_MAX)
     public static let stateRegionSize = Int(VSMMU_STATE_REGION_SIZE)
 }
 
@@ -31,7 +35,7 @@ public enum Wire {
 public enum FrontRequest: UInt32, Sendable, CaseIterable {
     case getFeatures = 1, setFeatures, getConfig, setBackendChannel, addMemRegion, remMemRegion
     case mmioRead, mmioWrite, registerEndpoint, translate, pageRequest, reset, setFrontEndChannel
-    case setStateRegion
+    case setStateRegion, translateAhead
 
     /// Exact payload size of the request.
     public var payloadSize: Int {
@@ -40,7 +44,7 @@ public enum FrontRequest: UInt32, Sendable, CaseIterable {
         case .setFeatures: MemoryLayout<UInt64>.size
         case .addMemRegion, .remMemRegion: MemoryLayout<VSMMUMemRegion>.size
         case .mmioRead, .mmioWrite: MemoryLayout<VSMMUMmio>.size
-        case .translate: MemoryLayout<VSMMUTranslateReq>.size
+        case .translate, .translateAhead: MemoryLayout<VSMMUTranslateReq>.size
         case .pageRequest: MemoryLayout<VSMMUPageReq>.size
         case .registerEndpoint: MemoryLayout<VSMMUEndpointMsg>.size
         }
@@ -176,6 +180,36 @@ public struct WireTranslateReply: Sendable, Equatable {
     public func encode(into w: inout WireWriter) {
         w.i32(status); w.u32(perm); w.u64(iovaBase); w.u64(paBase)
         w.u8(sizeLog2); w.u8(event); w.u16(asid); w.u16(vmid); w.u16(tags)
+    }
+}
+
+/// TRANSLATE_AHEAD's reply: the translation asked for and up to
+/// `Wire.aheadMax` more (unused slots are zero).
+public struct WireTranslateAheadReply: Sendable, Equatable {
+    public var first: WireTranslateReply
+    public var ahead: [WireTranslateReply]
+    public static let size = MemoryLayout<VSMMUTranslateAheadRep>.size
+    public init(first: WireTranslateReply, ahead: [WireTranslateReply] = []) {
+        precondition(ahead.count <= Wire.aheadMax)
+        self.first = first; self.ahead = ahead
+    }
+    /// Decodes a reply; `count` beyond `Wire.aheadMax` reads as the maximum.
+    public init(_ r: inout WireReader) {
+        first = WireTranslateReply(&r)
+        let count = min(Int(r.u32()), Wire.aheadMax)
+        r.skip(4)
+        var ahead: [WireTranslateReply] = []
+        for i in 0..<Wire.aheadMax {
+            let rep = WireTranslateReply(&r)
+            if i < count { ahead.append(rep) }
+        }
+        self.ahead = ahead
+    }
+    public func encode(into w: inout WireWriter) {
+        first.encode(into: &w)
+        w.u32(UInt32(ahead.count)); w.u32(0)
+        for rep in ahead { rep.encode(into: &w) }
+        w.zeros((Wire.aheadMax - ahead.count) * WireTranslateReply.size)
     }
 }
 

@@ -14,8 +14,9 @@ struct ProtocolTests {
         #expect(m.payload.count == 8)
         #expect(m.header.flags == Wire.version | Wire.flagReply)
         var r = WireReader(m.payload)
-        // VSMMU_F_MMIO_WRITE_SYNC bit 0, VSMMU_F_STATE_REGION bit 1, VSMMU_F_IN_ORDER_SYNC bit 2
-        #expect(r.u64() == 0b111)
+        // VSMMU_F_MMIO_WRITE_SYNC bit 0, VSMMU_F_STATE_REGION bit 1, VSMMU_F_IN_ORDER_SYNC bit 2,
+        // VSMMU_F_TRANSLATE_AHEAD bit 3
+        #expect(r.u64() == 0b1111)
         var w = WireWriter(); w.u64(0)
         #expect(try c.statusRequest(.setFeatures, payload: w.bytes) == 0)
         var one = WireWriter(); one.u64(1)

@@ -81,6 +81,31 @@ struct WireLayoutTests {
         #expect(WireTranslateReply(&r) == s)
     }
 
+    /// TRANSLATE_AHEAD's reply: count, then that many replies, the rest zero.
+    @Test func translateAheadReply() {
+        func pair(_ i: UInt64) -> (VSMMUTranslateRep, WireTranslateReply) {
+            var c = VSMMUTranslateRep(), s = WireTranslateReply()
+            c.perm = 0x3; c.iova_base = 0x1000 * i; c.pa_base = 0x4000_0000 + 0x1000 * i; c.size_log2 = 12
+            c.asid = 7; c.tags = 1
+            s.perm = 0x3; s.iovaBase = 0x1000 * i; s.paBase = 0x4000_0000 + 0x1000 * i; s.sizeLog2 = 12
+            s.asid = 7; s.tags = 1
+            return (c, s)
+        }
+        var c = VSMMUTranslateAheadRep()
+        c.rep = pair(1).0
+        c.count = 2
+        withUnsafeMutablePointer(to: &c.ahead) {
+            $0.withMemoryRebound(to: VSMMUTranslateRep.self, capacity: Int(VSMMU_AHEAD_MAX)) { p in
+                p[0] = pair(2).0; p[1] = pair(3).0
+            }
+        }
+        let s = WireTranslateAheadReply(first: pair(1).1, ahead: [pair(2).1, pair(3).1])
+        #expect(Self.encoded(s.encode) == Self.bytes(of: c))
+        var r = WireReader(Self.bytes(of: c))
+        #expect(WireTranslateAheadReply(&r) == s)
+        #expect(WireTranslateAheadReply.size == 8 + WireTranslateReply.size * (1 + Wire.aheadMax))
+    }
+
     @Test func pageRequestAndResponse() {
         var c = VSMMUPageReq(); c.sid = 7; c.ssid = 0x4321; c.flags = 0x23; c.prg_index = 0x1FF; c.addr = 0x7000
         let s = WirePageRequest(sid: 7, ssid: 0x4321, flags: 0x23, prgIndex: 0x1FF, addr: 0x7000)
@@ -128,6 +153,7 @@ struct WireLayoutTests {
             (.pageRequest, Int(VSMMU_REQ_PAGE_REQUEST)), (.reset, Int(VSMMU_REQ_RESET)),
             (.setFrontEndChannel, Int(VSMMU_REQ_SET_FRONTEND_CHANNEL)),
             (.setStateRegion, Int(VSMMU_REQ_SET_STATE_REGION)),
+            (.translateAhead, Int(VSMMU_REQ_TRANSLATE_AHEAD)),
         ]
         #expect(front.count == FrontRequest.allCases.count)
         for (r, c) in front { #expect(Int(r.rawValue) == c, "\(r)") }

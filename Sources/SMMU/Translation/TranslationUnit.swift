@@ -110,14 +110,8 @@ final class TranslationUnit: CacheMaintenance, @unchecked Sendable {
         // which a TLB entry (VA to PA) cannot give.
         let splitStage = request.ats && eats == .splitStage
 
-        // EL2 regimes (STRW=EL2, with or without E2H) have no VMID; NS-EL1
-        // streams are VMID-tagged even with stage 1 only.
-        let el2 = stream.streamWorld != .el1
-        // Only EL2 without E2H is a single-range, single-privilege regime.
-        let singleRange = stream.streamWorld == .el2
-        let tag = TLB.Tag(el2: el2, vmid: stream.vmidTag, asid: context?.asid, aset: context?.aset ?? false)
+        let (tag, singleRange, regime) = lookupRegime(stream: stream, context: context)
         let tlbAddress = TLB.keyAddress(request.address, context: context, singleRange: singleRange)
-        let regime = context.map { Stage1Regime(ttb0: $0.ttb0, ttb1: $0.ttb1, wxn: $0.wxn, uwxn: $0.uwxn, el2: singleRange, pan: $0.pan) }
         if !splitStage, let (entry, log2, global) = tlb.lookup(tag: tag, address: tlbAddress),
            entry.permissions.allows(request.access) {
             let t = makeTranslation(request, stream: stream, context: context, outputBase: .physical(entry.outputBase),
@@ -136,13 +130,8 @@ final class TranslationUnit: CacheMaintenance, @unchecked Sendable {
         switch PageTableWalker.walk(address: request.address, access: request.access, stage1: regime,
                                     stage2: stream.stage2?.table, memory: memory) {
         case .success(let walk):
-            let log2 = min(walk.blockSizeLog2, 63)
-            let mask = (UInt64(1) << log2) &- 1
-            let outputBase = walk.outputAddress.alignedDown(log2: log2)
-            let cached = tlb.insert(tag: tag, global: walk.global, inputAddress: tlbAddress & ~mask, sizeLog2: log2,
-                                    entry: .init(outputBase: outputBase, permissions: walk.permissions,
-                                                 stage2: stream.stage2 != nil),
-                                    generation: generation)
+            let (outputBase, log2, cached) = fillTLB(walk, tag: tag, tlbAddress: tlbAddress, stream: stream,
+                                                     generation: generation)
             // Split-stage: stage 1's output, the IPA (the input address if S1DSS bypassed stage 1).
             let output: TranslationOutput = splitStage
                 ? .intermediate((walk.intermediateAddress ?? IntermediateAddress(bypassingStage1: request.address))
@@ -174,6 +163,38 @@ final class TranslationUnit: CacheMaintenance, @unchecked Sendable {
             }
             return walkFault(fault, request, stream: stream, context: context)
         }
+    }
+
+    /// The TLB tag a stream and its stage-1 context file translations
+    /// under, whether the regime has a single VA range, and the stage-1
+    /// regime a walk uses (nil: stage 1 bypassed).
+    func lookupRegime(stream: StreamConfig, context: ContextDescriptor?)
+        -> (tag: TLB.Tag, singleRange: Bool, regime: Stage1Regime?) {
+        // EL2 regimes (STRW=EL2, with or without E2H) have no VMID; NS-EL1
+        // streams are VMID-tagged even with stage 1 only.
+        let el2 = stream.streamWorld != .el1
+        // Only EL2 without E2H is a single-range, single-privilege regime.
+        let singleRange = stream.streamWorld == .el2
+        let tag = TLB.Tag(el2: el2, vmid: stream.vmidTag, asid: context?.asid, aset: context?.aset ?? false)
+        let regime = context.map {
+            Stage1Regime(ttb0: $0.ttb0, ttb1: $0.ttb1, wxn: $0.wxn, uwxn: $0.uwxn, el2: singleRange, pan: $0.pan)
+        }
+        return (tag, singleRange, regime)
+    }
+
+    /// Files a successful walk in the TLB, unless an invalidation since
+    /// `generation` may have made it stale; returns the block's output
+    /// base and size, and whether it was filed.
+    func fillTLB(_ walk: WalkResult, tag: TLB.Tag, tlbAddress: UInt64, stream: StreamConfig,
+                 generation: UInt64) -> (outputBase: PhysicalAddress, sizeLog2: UInt8, cached: Bool) {
+        let log2 = min(walk.blockSizeLog2, 63)
+        let mask = (UInt64(1) << log2) &- 1
+        let outputBase = walk.outputAddress.alignedDown(log2: log2)
+        let cached = tlb.insert(tag: tag, global: walk.global, inputAddress: tlbAddress & ~mask, sizeLog2: log2,
+                                entry: .init(outputBase: outputBase, permissions: walk.permissions,
+                                             stage2: stream.stage2 != nil),
+                                generation: generation)
+        return (outputBase, log2, cached)
     }
 
     /// What check mode keeps of a translation to walk it again later.
