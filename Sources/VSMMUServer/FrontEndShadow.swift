@@ -33,6 +33,8 @@ final class FrontEndShadow: @unchecked Sendable {
         var cachedOverflowed = false
         var atcOverflowed = false
         var inFlight = 0
+        /// Of those, computed for a TBI-tagged address.
+        var taggedInFlight = 0
         /// A translation filed under a TBI-tagged address went out since the
         /// last full flush (or a translation in flight may be one).
         var taggedSinceFlush = false
@@ -55,19 +57,34 @@ final class FrontEndShadow: @unchecked Sendable {
 
     init(capacity: Int = 4096) { self.capacity = capacity }
 
-    /// Brackets the computation of a translation that will be sent.
-    func beginTranslation() { state.withLock { $0.inFlight += 1 } }
+    /// Brackets the computation of a translation of `address` that will
+    /// be sent.
+    func beginTranslation(address: UInt64 = 0) {
+        state.withLock { s in
+            s.inFlight += 1
+            if Self.isTagged(address) { s.taggedInFlight += 1 }
+        }
+    }
 
     /// Ends it; `entries` is what the reply hands out (none for a fault,
     /// several for a TRANSLATE_AHEAD).
-    func endTranslation(_ entries: [Entry]) {
+    func endTranslation(_ entries: [Entry], address: UInt64 = 0) {
         state.withLock { s in
             s.inFlight -= 1
+            if Self.isTagged(address) { s.taggedInFlight -= 1 }
             for entry in entries { s.track(entry, capacity: capacity) }
         }
     }
 
-    func endTranslation(_ entry: Entry?) { endTranslation(entry.map { [$0] } ?? []) }
+    func endTranslation(_ entry: Entry?, address: UInt64 = 0) {
+        endTranslation(entry.map { [$0] } ?? [], address: address)
+    }
+
+    /// VA[63:56] are not copies of VA[55]: only TBI translates it, and what
+    /// it gets is filed under the tagged address.
+    static func isTagged(_ address: UInt64) -> Bool {
+        CachedTranslationTags(streamID: 0, asid: nil, vmid: nil, inputBase: address, sizeLog2: 12).tagged
+    }
 
     /// Whether `inv` must be sent; forgets the entries it invalidates.
     func mustSend(_ inv: HostInvalidation) -> Bool { message(for: inv) != nil }
@@ -80,9 +97,11 @@ final class FrontEndShadow: @unchecked Sendable {
     func message(for inv: HostInvalidation) -> HostInvalidation? {
         if case .address = inv {
             let taggedHit = state.withLock { s in
+                // A tagged reply in flight: the front end's check of what
+                // raced it compares raw addresses too, so it would keep it.
+                if s.taggedInFlight > 0 { return true }
                 // Untracked (overflowed): any tagged translation handed out
-                // may be hit. (A reply still in flight is the front end's
-                // to discard, whatever its address: docs/protocol.md.)
+                // may be hit.
                 guard s.cachedOverflowed else {
                     return s.cached.contains { $0.tags.tagged && inv.covers($0.tags) }
                 }

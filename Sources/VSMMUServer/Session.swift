@@ -143,7 +143,8 @@ package final class Session: @unchecked Sendable {
         }
         var r = WireReader(m.payload)
         switch request {
-        case .mmioRead, .mmioWrite, .translate, .translateAhead, .pageRequest, .reset: modelUsed = true
+        case .mmioRead, .mmioWrite, .translate, .pageRequest, .reset: modelUsed = true
+        case .translateAhead where acknowledgedFeatures & Wire.featureTranslateAhead != 0: modelUsed = true
         default: break
         }
         switch request {
@@ -242,7 +243,7 @@ package final class Session: @unchecked Sendable {
             let request = WireTranslateRequest(&r).model
             // Everything the reply hands out is tracked, and an invalidation
             // while it is computed is sent whatever it covers.
-            link.shadow.beginTranslation()
+            link.shadow.beginTranslation(address: request.address.raw)
             let outcome = model.translate(request)
             var handedOut: [Translation] = []
             if case .translated(let tr) = outcome {
@@ -251,7 +252,7 @@ package final class Session: @unchecked Sendable {
             }
             link.shadow.endTranslation(handedOut.map {
                 FrontEndShadow.Entry(tags: CachedTranslationTags($0), ats: request.ats)
-            })
+            }, address: request.address.raw)
             var w = WireWriter()
             if ahead {
                 WireTranslateAheadReply(first: WireTranslateReply(outcome),

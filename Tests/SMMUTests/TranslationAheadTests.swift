@@ -98,14 +98,18 @@ struct TranslationAheadTests {
         #expect(d.drainEvents().isEmpty)
     }
 
-    /// What a look-ahead filed is invalidated like any TLB entry: after
-    /// unmap + TLBI + CMD_SYNC the page faults.
-    @Test func aTranslationGivenAheadIsGoneAfterTLBIAndSync() throws {
+    /// A look-ahead fills the TLB like any walk (without a TLBI, an unmap
+    /// is not seen yet: the entry is cached), and the entry is invalidated
+    /// like any other: after TLBI + CMD_SYNC the page faults.
+    @Test func aTranslationGivenAheadIsCachedAndGoneAfterTLBIAndSync() throws {
         let (d, l3) = try setUp(pages: 3)
         let (request, t) = try #require(first(d))
         #expect(d.smmu.translations(after: t, of: request, limit: 15).count == 2)
         let va = iova + 0x1000
         d.ram.write64(l3 + PT4K.index(va, level: 3) * 8, 0)
+        guard case .translated = d.smmu.translate(TranslationRequest(streamID: sid, address: InputAddress(va))) else {
+            Issue.record("the look-ahead did not fill the TLB"); return
+        }
         #expect(d.submit([DriverCmd.tlbiNHVA(asid: asid, address: va)]))
         guard case .fault(let f) = d.smmu.translate(TranslationRequest(streamID: sid, address: InputAddress(va))) else {
             Issue.record("stale look-ahead translation used after TLBI + SYNC"); return
@@ -119,9 +123,33 @@ struct TranslationAheadTests {
         let (d, _) = try setUp(pages: 4, check: true)
         let (request, t) = try #require(first(d))
         #expect(d.smmu.translations(after: t, of: request, limit: 15).isEmpty)
+        // With the STE and CD cached (a transaction went first), only the
+        // request's kind can refuse.
         let (e, _) = try setUp(pages: 4)
-        var ats = TranslationRequest(streamID: sid, address: InputAddress(iova), access: [])
+        let (plain, u) = try #require(first(e))
+        #expect(e.smmu.translations(after: u, of: plain, limit: 15).count == 3)
+        var ats = plain
         ats.kind = .translationRequest
-        #expect(e.smmu.translations(after: t, of: ats, limit: 15).isEmpty)
+        #expect(e.smmu.translations(after: u, of: ats, limit: 15).isEmpty)
+    }
+
+    /// CD.S: a transaction that faults stalls and records a stall event. A
+    /// look-ahead that reaches the unmapped page neither stalls nor records.
+    @Test func aStallingContextNeitherStallsNorRecords() throws {
+        let d = try LinuxLikeDriver(check: false)
+        #expect(d.reset())
+        #expect(d.setUpStallingStream(sid: sid))
+        _ = d.drainEvents()
+        let request = TranslationRequest(streamID: sid, address: 0x1234_5000, access: [])
+        guard case .translated(let t) = d.smmu.translate(request) else {
+            Issue.record("the mapped page should translate"); return
+        }
+        #expect(d.smmu.translations(after: t, of: request, limit: 15).isEmpty)
+        #expect(d.drainEvents().isEmpty)
+        // the page after it does stall a transaction
+        guard case .fault(let f) = d.smmu.translate(TranslationRequest(streamID: sid, address: 0x1234_6000)) else {
+            Issue.record("the unmapped page should fault"); return
+        }
+        #expect(f.stalled)
     }
 }

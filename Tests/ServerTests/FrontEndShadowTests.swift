@@ -181,6 +181,22 @@ struct FrontEndShadowTests {
         #expect(s.message(for: tlbi) == nil)
     }
 
+    /// A tagged reply still being computed when an untagged TLBI by VA
+    /// comes: the front end's check of what raced its miss compares raw
+    /// addresses as its cache does, so only a full flush reaches it.
+    @Test func aTaggedTranslationInFlightTurnsAnUntaggedVAInvalidationIntoAll() {
+        let s = FrontEndShadow()
+        let tlbi = HostInvalidation.address(vmid: 1, asid: 3, address: 0x1000_0000, size: 0x1000)
+        s.beginTranslation(address: 0x5A00_0000_1000_0000)
+        #expect(s.message(for: tlbi) == .all)
+        s.endTranslation([Self.tagged(0x5A00_0000_1000_0000)], address: 0x5A00_0000_1000_0000)
+        // An untagged one in flight: the message stays as it is.
+        let u = FrontEndShadow()
+        u.beginTranslation(address: 0x1000_0000)
+        #expect(u.message(for: tlbi) == tlbi)
+        u.endTranslation(nil, address: 0x1000_0000)
+    }
+
     @Test func untaggedTranslationsKeepTheirOwnMessage() {
         let s = FrontEndShadow()
         s.beginTranslation()

@@ -54,6 +54,9 @@ extension TranslationUnit {
                 t = makeTranslation(probe, stream: stream, context: context, outputBase: .physical(outputBase),
                                     sizeLog2: log2, permissions: walk.permissions, global: walk.global)
             }
+            // A larger block found there (the tables changed since the
+            // first walk) starts before `next`: the run is no longer one.
+            guard t.inputBase.raw == next else { break }
             ahead.append(t)
             previous = t
         }
