@@ -21,8 +21,9 @@
  *
  * Threads. vsmmu_abi_version, vsmmu_config_init and vsmmu_create: any
  * thread, any time. On one model, vsmmu_mmio_read, vsmmu_mmio_write,
- * vsmmu_translate, vsmmu_page_request, vsmmu_register_endpoint and
- * vsmmu_reset may be called from any thread at once, also while
+ * vsmmu_translate, vsmmu_translate_ahead, vsmmu_page_request,
+ * vsmmu_register_endpoint and vsmmu_reset may be called from any thread at
+ * once, also while
  * vsmmu_process_commands runs.
  * vsmmu_process_commands consumes the command queue; call it (typically on
  * a worker thread) when vsmmu_mmio_write returns true. One call at a time
@@ -37,6 +38,7 @@
  *                        (SMMUEN or GBPA.ABORT changed)
  *   vsmmu_translate      mem_*, and for a recorded fault raise_irq/msi_*
  *                        (the event queue's interrupt, GERROR)
+ *   vsmmu_translate_ahead  as vsmmu_translate; the blocks after it: mem_read
  *   vsmmu_page_request   mem_write, raise_irq/msi_* (PRI queue, GERROR),
  *                        page_response (see vsmmu_page_request)
  *   vsmmu_process_commands  any of them
@@ -72,7 +74,7 @@ typedef struct vsmmu vsmmu_t;
 
 /* The ABI this header describes; vsmmu_abi_version() is the library's. A
  * library accepts callers built against its own or any lower version. */
-#define VSMMU_ABI_VERSION 2u
+#define VSMMU_ABI_VERSION 3u         /* 3: vsmmu_translate_ahead */
 uint32_t vsmmu_abi_version(void);
 
 /* Stall model (IDR0.STALL_MODEL). */
@@ -325,6 +327,18 @@ typedef struct vsmmu_translate_result {
 
 void vsmmu_translate(vsmmu_t *smmu, const vsmmu_translate_request *req,
                      vsmmu_translate_result *res);
+
+/* vsmmu_translate, then the translations of up to @max blocks after the
+ * one *res got, for a cache that will hold them before its device gets
+ * there (ABI 3): each VSMMU_XLATE_OK, for the same StreamID, SubstreamID
+ * and access, starting where the one before ends. Speculative: nothing is
+ * recorded, nothing stalls, no descriptor is written, and the run ends at
+ * the first block that would fault or need an HTTU update. None for an
+ * ATS request, a bypass block, or in check mode. Returns how many were
+ * written to @ahead (docs/protocol.md, "Translation": TRANSLATE_AHEAD). */
+size_t vsmmu_translate_ahead(vsmmu_t *smmu, const vsmmu_translate_request *req,
+                             vsmmu_translate_result *res,
+                             vsmmu_translate_result *ahead, size_t max);
 
 /* PCIe page requests (PRI), flags VSMMU_PR_SSV, _READ, _WRITE, _EXEC, _PRIV
  * and _LAST (vsmmu-protocol.h). A stop marker: SSV, LAST, neither READ nor

@@ -140,6 +140,24 @@ public func vsmmu_translate(_ smmu: OpaquePointer?, _ req: UnsafePointer<vsmmu_t
 }
 
 @c @implementation
+public func vsmmu_translate_ahead(_ smmu: OpaquePointer?, _ req: UnsafePointer<vsmmu_translate_request>?,
+                                  _ res: UnsafeMutablePointer<vsmmu_translate_result>?,
+                                  _ ahead: UnsafeMutablePointer<vsmmu_translate_result>?, _ max: Int) -> Int {
+    guard let res else { return 0 }
+    guard let h = handle(smmu), let req else {
+        res.pointee = vsmmu_translate_result(.fault(TranslationFault(event: nil, type: nil)))
+        return 0
+    }
+    let request = TranslationRequest(req.pointee)
+    let outcome = h.model.translate(request)
+    res.pointee = vsmmu_translate_result(outcome)
+    guard let ahead, max > 0, case .translated(let first) = outcome else { return 0 }
+    let blocks = h.model.translations(after: first, of: request, limit: max)
+    for (i, t) in blocks.enumerated() { ahead[i] = vsmmu_translate_result(.translated(t)) }
+    return blocks.count
+}
+
+@c @implementation
 public func vsmmu_page_request(_ smmu: OpaquePointer?, _ req: UnsafePointer<vsmmu_pri_request>?,
                                _ resp: UnsafeMutablePointer<vsmmu_page_response>?) -> Int32 {
     guard let h = handle(smmu), let req else { return Int32(VSMMU_PRI_DROPPED) }

@@ -484,6 +484,25 @@ int main(void)
         CHECK(res.status == VSMMU_XLATE_FAULT && res.event == 0x10, "CD.R=1 fault: status %d event 0x%x",
               res.status, res.event);
         CHECK((uint32_t)vsmmu_mmio_read(s, EVENTQ_PROD, 4) == prod + 1, "CD.R=1 fault not recorded");
+        /* Translations ahead: after 0x1000, the global page at 0x2000 (a
+         * privileged access may use it); the unmapped 0x3000 ends the run
+         * and, being speculative, records nothing. */
+        {
+            vsmmu_translate_request req = { .sid = 7, .iova = 0x1000, .flags = VSMMU_TR_PRIV };
+            vsmmu_translate_result ahead[4];
+            prod = (uint32_t)vsmmu_mmio_read(s, EVENTQ_PROD, 4);
+            size_t n = vsmmu_translate_ahead(s, &req, &res, ahead, 4);
+            CHECK(res.status == VSMMU_XLATE_OK && res.pa_base == 0x5000, "ahead: first status %d pa 0x%llx",
+                  res.status, (unsigned long long)res.pa_base);
+            CHECK(n == 1, "ahead: %zu blocks, expected 1", n);
+            CHECK(n < 1 || (ahead[0].status == VSMMU_XLATE_OK && ahead[0].iova_base == 0x2000 &&
+                            ahead[0].pa_base == 0x6000 && ahead[0].size_log2 == 12 &&
+                            (ahead[0].tags & VSMMU_TAG_GLOBAL)),
+                  "ahead[0]: status %d iova 0x%llx pa 0x%llx tags 0x%x", ahead[0].status,
+                  (unsigned long long)ahead[0].iova_base, (unsigned long long)ahead[0].pa_base, ahead[0].tags);
+            CHECK((uint32_t)vsmmu_mmio_read(s, EVENTQ_PROD, 4) == prod, "a look-ahead recorded an event");
+            CHECK(vsmmu_translate_ahead(s, &req, &res, ahead, 0) == 0, "ahead with max 0");
+        }
         /* A terminate without a fault (STE Config abort): event 0. */
         res = xlate(s, 9, 0x1000, 0);
         CHECK(res.status == VSMMU_XLATE_FAULT && res.event == 0, "abort STE: status %d event 0x%x",
