@@ -100,6 +100,26 @@ uint32_t vsmmu_shim_load_acquire32(const void *addr)
     return __atomic_load_n((const uint32_t *)addr, __ATOMIC_ACQUIRE);
 }
 
+void vsmmu_shim_store_release64(void *addr, uint64_t value)
+{
+    __atomic_store_n((uint64_t *)addr, value, __ATOMIC_RELEASE);
+}
+
+uint64_t vsmmu_shim_load_acquire64(const void *addr)
+{
+    return __atomic_load_n((const uint64_t *)addr, __ATOMIC_ACQUIRE);
+}
+
+void vsmmu_shim_fence_release(void)
+{
+    __atomic_thread_fence(__ATOMIC_RELEASE);
+}
+
+void vsmmu_shim_fence_seq_cst(void)
+{
+    __atomic_thread_fence(__ATOMIC_SEQ_CST);
+}
+
 int vsmmu_shim_lock_file(int fd)
 {
     struct flock l = { .l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = 0, .l_len = 0 };

@@ -58,6 +58,16 @@
  * for, which the front end may cache like the first.
  */
 #define VSMMU_F_TRANSLATE_AHEAD (1ull << 3)
+/*
+ * SHARED_TLB (only with TRANSLATE_AHEAD): the front end's translation
+ * cache is a VSMMUTlbRegion that the front end creates and reads without
+ * locks, and that the backend alone fills (as it answers TRANSLATE and
+ * TRANSLATE_AHEAD) and invalidates. The backend completes a CMD_SYNC
+ * after the entries it invalidates are gone and every front-end reader
+ * that may have seen them has left (VSMMUTlbReader); it sends INVALIDATE
+ * only while the front end sets VSMMUTlbRegion.notify.
+ */
+#define VSMMU_F_SHARED_TLB      (1ull << 4)
 
 /*
  * The state region: a sealed memfd of at least this many bytes, zero-filled
@@ -96,6 +106,12 @@ enum {
     VSMMU_REQ_SET_STATE_REGION = 14,
     /* VSMMUTranslateReq (VSMMU_F_TRANSLATE_AHEAD); VSMMUTranslateAheadRep */
     VSMMU_REQ_TRANSLATE_AHEAD = 15,
+    /*
+     * One fd, a memfd of sizeof(VSMMUTlbRegion) bytes, zero-filled and
+     * sealed against resizing (VSMMU_F_SHARED_TLB), before any TRANSLATE;
+     * a new one for each connection. Reply: VSMMUStatus
+     */
+    VSMMU_REQ_SET_TLB_REGION = 16,
 };
 
 /* Requests on the backend channel (backend -> front end) */
@@ -227,7 +243,11 @@ typedef struct VSMMUTranslateRep {
 typedef struct VSMMUTranslateAheadRep {
     VSMMUTranslateRep rep;
     uint32_t count;         /* valid entries in ahead[] */
-    uint32_t reserved;
+    /*
+     * VSMMU_F_SHARED_TLB: bits 31:0 of VSMMUTlbRegion.generation read
+     * before the translation was made; else 0
+     */
+    uint32_t tlb_generation;
     VSMMUTranslateRep ahead[VSMMU_AHEAD_MAX];
 } VSMMUTranslateAheadRep;
 
@@ -314,6 +334,83 @@ typedef struct VSMMUStall {
     uint8_t reserved;
 } VSMMUStall;
 
+/*
+ * The shared translation cache (VSMMU_F_SHARED_TLB). Both processes run on
+ * one host: its fields are in host byte order, accessed atomically where
+ * the comments say so. The backend writes the header's backend fields,
+ * the log and the entries; the front end writes notify and its readers'
+ * slots, and nothing else. Neither side trusts what the other wrote.
+ *
+ * Entry: a seqlock. The backend makes seq odd, changes the entry, makes
+ * seq even (release stores); a reader reads seq (acquire), the fields,
+ * and seq again, and uses the entry only if both reads are the same even
+ * value. An entry is keyed by StreamID, ssid_key and its block, and lives
+ * in the slot vsmmu_tlb_slot() names; a lookup probes each size in sizes.
+ */
+#define VSMMU_TLB_ENTRIES   4096    /* a power of two */
+#define VSMMU_TLB_READERS   64
+#define VSMMU_TLB_LOG       64
+#define VSMMU_TLB_SSV       (1u << 31)  /* ssid_key: SubstreamID valid */
+#define VSMMU_TLB_MAX_LOG2  63          /* largest block an entry holds */
+
+typedef struct VSMMUTlbEntry {
+    uint32_t seq;
+    uint32_t sid;
+    uint32_t ssid_key;      /* VSMMU_TLB_SSV | SubstreamID, or 0 */
+    uint8_t size_log2;      /* 0: empty; else 12..VSMMU_TLB_MAX_LOG2 */
+    uint8_t perm;           /* VSMMU_PERM_* */
+    uint16_t reserved;
+    uint64_t iova_base;     /* aligned to the block size */
+    uint64_t pa_base;       /* aligned to the block size */
+} VSMMUTlbEntry;
+
+/*
+ * A front-end thread's slot: while it looks a translation up (or checks a
+ * TRANSLATE reply against the log) it holds 1 + the epoch it read before,
+ * else 0. After invalidating, the backend advances epoch and waits until
+ * no slot holds a value <= the new epoch.
+ */
+typedef struct VSMMUTlbReader {
+    uint64_t active;
+    uint8_t pad[56];
+} VSMMUTlbReader;
+
+/*
+ * The invalidation with generation g is in log[g % VSMMU_TLB_LOG] once
+ * generation reaches g (release store); its own generation field is 0
+ * while the backend rewrites it. A front end tells with it whether a
+ * TRANSLATE reply made at tlb_generation was hit by an invalidation
+ * since, as with INVALIDATE messages.
+ */
+typedef struct VSMMUTlbLogRecord {
+    uint64_t generation;
+    VSMMUInval inv;
+} VSMMUTlbLogRecord;
+
+typedef struct VSMMUTlbRegion {
+    uint64_t generation;    /* backend: invalidations logged */
+    uint64_t epoch;         /* backend */
+    uint64_t sizes;         /* backend: bit n, an entry may span 2^n */
+    uint32_t notify;        /* front end: 1, send INVALIDATE too */
+    uint8_t reserved[36];
+    VSMMUTlbReader reader[VSMMU_TLB_READERS];
+    VSMMUTlbLogRecord log[VSMMU_TLB_LOG];
+    VSMMUTlbEntry entry[VSMMU_TLB_ENTRIES];
+} VSMMUTlbRegion;
+
+/* The slot of the entry for the block of 2^size_log2 bytes at iova */
+static inline uint32_t vsmmu_tlb_slot(uint32_t sid, uint32_t ssid_key,
+                                      uint64_t iova, unsigned size_log2)
+{
+    uint64_t h = (iova >> size_log2) * 0x9e3779b97f4a7c15ull;
+
+    h ^= ((uint64_t)sid << 32 | ssid_key) * 0xc2b2ae3d27d4eb4full;
+    h ^= size_log2;
+    h ^= h >> 32;
+    h ^= h >> 13;
+    return (uint32_t)h & (VSMMU_TLB_ENTRIES - 1);
+}
+
 _Static_assert(sizeof(VSMMUMsgHeader) == 12, "VSMMUMsgHeader size");
 _Static_assert(sizeof(VSMMUStatus) == 8, "VSMMUStatus size");
 _Static_assert(sizeof(VSMMUConfig) == 40, "VSMMUConfig size");
@@ -333,5 +430,9 @@ _Static_assert(sizeof(VSMMUInval) == 40, "VSMMUInval size");
 _Static_assert(sizeof(VSMMUAtcInv) == 32, "VSMMUAtcInv size");
 _Static_assert(sizeof(VSMMUPageResp) == 16, "VSMMUPageResp size");
 _Static_assert(sizeof(VSMMUStall) == 8, "VSMMUStall size");
+_Static_assert(sizeof(VSMMUTlbEntry) == 32, "VSMMUTlbEntry size");
+_Static_assert(sizeof(VSMMUTlbReader) == 64, "VSMMUTlbReader size");
+_Static_assert(sizeof(VSMMUTlbLogRecord) == 48, "VSMMUTlbLogRecord size");
+_Static_assert(sizeof(VSMMUTlbRegion) == 138304, "VSMMUTlbRegion size");
 
 #endif /* VSMMU_PROTOCOL_H */

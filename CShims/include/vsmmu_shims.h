@@ -33,6 +33,13 @@ int vsmmu_shim_memfd(const char *name, uint64_t size);
 void vsmmu_shim_store_release32(void *addr, uint32_t value);
 /* Acquire load of a 32-bit word (tests poll guest RAM). */
 uint32_t vsmmu_shim_load_acquire32(const void *addr);
+/* The same for 64-bit words (the shared translation cache). */
+void vsmmu_shim_store_release64(void *addr, uint64_t value);
+uint64_t vsmmu_shim_load_acquire64(const void *addr);
+/* A release fence: stores before it are seen before stores after it. */
+void vsmmu_shim_fence_release(void);
+/* A full fence: stores before it are seen before loads after it. */
+void vsmmu_shim_fence_seq_cst(void);
 
 /* fcntl F_SETLK of a write lock over the whole file (a POSIX lock: held
  * by this process until it closes the file or exits). 0, or -1 with errno

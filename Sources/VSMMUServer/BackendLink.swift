@@ -20,9 +20,14 @@ final class BackendLink: HostSignals, @unchecked Sendable {
         var lostSinceSync = false
         /// VSMMU_F_IN_ORDER_SYNC acknowledged (SET_FEATURES).
         var inOrder = false
+        /// An INVALIDATE or ATC_INV was sent that no SYNC reply has shown
+        /// applied yet: an MSI in order must follow it on the channel.
+        var invalidationUnacknowledged = false
         /// SYNC replies still to come for SYNCs that timed out (skipped).
         var lateSyncReplies = 0
         var endpoints: Set<UInt32> = []
+        /// VSMMU_F_SHARED_TLB: the front end's translation cache.
+        var sharedCache: SharedTranslationCache?
     }
     private let state = Locked(State())
     /// Serializes synchronize(): one thread reads the channel at a time.
@@ -64,6 +69,14 @@ final class BackendLink: HostSignals, @unchecked Sendable {
         set { state.withLock { $0.inOrder = newValue } }
     }
 
+    /// The front end's translation cache from here on is `cache`
+    /// (SET_TLB_REGION): invalidations go into it, and INVALIDATE messages
+    /// only while the front end asks for them.
+    var sharedCache: SharedTranslationCache? {
+        get { state.withLock { $0.sharedCache } }
+        set { state.withLock { $0.sharedCache = newValue } }
+    }
+
     func registerEndpoint(_ sid: UInt32) { state.withLock { _ = $0.endpoints.insert(sid) } }
 
     private func send(_ request: BackRequest, _ encode: (inout WireWriter) -> Void = { _ in }) {
@@ -92,9 +105,14 @@ final class BackendLink: HostSignals, @unchecked Sendable {
 
     func writeMSI(address: PhysicalAddress, data: UInt32) {
         // An MSI into guest RAM (CMD_SYNC completion) is a plain store,
-        // unless it must come after the invalidations before it on the
-        // channel (VSMMU_F_IN_ORDER_SYNC: the front end writes it).
-        if !completesInOrder, address.isAligned(log2: 2),
+        // unless it must come after invalidations on their way on the
+        // channel (VSMMU_F_IN_ORDER_SYNC: the front end writes it). With a
+        // shared translation cache the invalidations were applied here,
+        // so only a message still unacknowledged needs that order.
+        let direct = state.withLock { s in
+            !s.inOrder || (s.sharedCache != nil && !s.invalidationUnacknowledged)
+        }
+        if direct, address.isAligned(log2: 2),
            let p = ram.memory.hostPointer(for: address, length: 4) {
             vsmmu_shim_store_release32(p, data.littleEndian)
             return
@@ -106,14 +124,18 @@ final class BackendLink: HostSignals, @unchecked Sendable {
         if case .atc(let sid, let ssid, let address, let size, let global) = inv {
             // Only a registered endpoint has an ATC to invalidate.
             guard state.withLock({ $0.endpoints.contains(sid) }), shadow.mustSend(inv) else { return }
-            state.withLock { $0.postedSinceSync = true; $0.atcSinceSync = true }
+            state.withLock { $0.postedSinceSync = true; $0.atcSinceSync = true; $0.invalidationUnacknowledged = true }
             send(.atcInvalidate) {
                 WireATCInvalidate(streamID: sid, substreamID: ssid, address: address, size: size, global: global).encode(into: &$0)
             }
             return
         }
         guard let toSend = shadow.message(for: inv), let message = WireInvalidate(toSend) else { return }
-        state.withLock { $0.postedSinceSync = true }
+        if let cache = sharedCache {
+            cache.invalidate(toSend, record: message)
+            guard cache.frontEndWantsMessages else { return }
+        }
+        state.withLock { $0.postedSinceSync = true; $0.invalidationUnacknowledged = true }
         send(.invalidate) { message.encode(into: &$0) }
     }
 
@@ -128,9 +150,14 @@ final class BackendLink: HostSignals, @unchecked Sendable {
         }
     }
 
-    /// SYNC round trip, skipped when nothing was posted since the last one.
+    /// SYNC round trip, skipped when nothing was posted since the last one;
+    /// with a shared translation cache, first the wait for its readers.
     func synchronize() -> Bool {
-        syncLock.withLock {
+        if let cache = sharedCache, !cache.awaitReaders(timeoutNs: UInt64(syncTimeoutMs) * 1_000_000) {
+            log.log(.error, kind: "sync", "a front-end thread stayed in a translation-cache lookup for \(syncTimeoutMs) ms; completing CMD_SYNC with an error")
+            return false
+        }
+        return syncLock.withLock {
             let (channel, needed, lost) = state.withLock { s -> (MessageSocket?, Bool, Bool) in
                 // In order, what completes the CMD_SYNC (CONS seen through
                 // a reply, an MSI or IRQ message) follows the invalidations
@@ -143,8 +170,17 @@ final class BackendLink: HostSignals, @unchecked Sendable {
             }
             if lost { return false }
             guard needed, let channel else { return true }
+            // Sent before the SYNC: everything before it has been applied.
+            let unacknowledgedBefore = state.withLock { s -> Bool in
+                let u = s.invalidationUnacknowledged; s.invalidationUnacknowledged = false; return u
+            }
             let ok = syncRoundTrip(channel)
-            if !ok { state.withLock { $0.postedSinceSync = true; $0.atcSinceSync = true } }
+            if !ok {
+                state.withLock {
+                    $0.postedSinceSync = true; $0.atcSinceSync = true
+                    $0.invalidationUnacknowledged = $0.invalidationUnacknowledged || unacknowledgedBefore
+                }
+            }
             return ok
         }
     }

@@ -22,7 +22,7 @@ package final class Session: @unchecked Sendable {
     private var worker: CommandWorker?
     private var acknowledgedFeatures: UInt64 = 0
     static let offeredFeatures: UInt64 = Wire.featureMMIOWriteSync | Wire.featureStateRegion
-        | Wire.featureInOrderSync | Wire.featureTranslateAhead
+        | Wire.featureInOrderSync | Wire.featureTranslateAhead | Wire.featureSharedTLB
     /// Where the model's durable image goes (SET_STATE_REGION).
     private var stateRegion: StateRegion?
     /// SET_STATE_REGION must come before the model is used.
@@ -156,6 +156,10 @@ package final class Session: @unchecked Sendable {
             if f & ~Session.offeredFeatures != 0 {
                 return protocolError(m, hasReply: true, errno: EINVAL, "feature bits 0x\(String(f, radix: 16)) not offered")
             }
+            // A reply carries the shared cache's generation only in TRANSLATE_AHEAD's format.
+            if f & Wire.featureSharedTLB != 0 && f & Wire.featureTranslateAhead == 0 {
+                return protocolError(m, hasReply: true, errno: EINVAL, "VSMMU_F_SHARED_TLB without VSMMU_F_TRANSLATE_AHEAD")
+            }
             // How CMD_SYNC completes (VSMMU_F_IN_ORDER_SYNC) must not
             // change under commands the model is running.
             guard !modelUsed || f == acknowledgedFeatures else {
@@ -240,7 +244,12 @@ package final class Session: @unchecked Sendable {
                 return protocolError(m, hasReply: true, errno: EINVAL,
                                      "TRANSLATE_AHEAD without VSMMU_F_TRANSLATE_AHEAD acknowledged")
             }
-            let request = WireTranslateRequest(&r).model
+            let wireRequest = WireTranslateRequest(&r)
+            let request = wireRequest.model
+            // Read before the translation is made: what is logged after it
+            // may have raced it (an ATS answer goes to an ATC, not the cache).
+            let cache = request.ats ? nil : link.sharedCache
+            let madeAt = cache?.generation ?? 0
             // Everything the reply hands out is tracked, and an invalidation
             // while it is computed is sent whatever it covers.
             link.shadow.beginTranslation(address: request.address.raw)
@@ -253,10 +262,12 @@ package final class Session: @unchecked Sendable {
             link.shadow.endTranslation(handedOut.map {
                 FrontEndShadow.Entry(tags: CachedTranslationTags($0), ats: request.ats)
             }, address: request.address.raw)
+            cache?.publish(SharedTranslationCache.blocks(handedOut, for: wireRequest), madeAt: madeAt)
             var w = WireWriter()
             if ahead {
                 WireTranslateAheadReply(first: WireTranslateReply(outcome),
-                                        ahead: handedOut.dropFirst().map { WireTranslateReply(.translated($0)) })
+                                        ahead: handedOut.dropFirst().map { WireTranslateReply(.translated($0)) },
+                                        tlbGeneration: UInt32(truncatingIfNeeded: madeAt))
                     .encode(into: &w)
             } else {
                 WireTranslateReply(outcome).encode(into: &w)
@@ -271,6 +282,31 @@ package final class Session: @unchecked Sendable {
             status(h.request, 0)
         case .setStateRegion:
             setStateRegion(m.fds[0], model)
+        case .setTLBRegion:
+            setTLBRegion(m.fds[0])
+        }
+    }
+
+    /// SET_TLB_REGION: from here on the front end's translation cache is
+    /// the shared region, filled and invalidated by this session.
+    private func setTLBRegion(_ fd: FileDescriptor) {
+        let code = FrontRequest.setTLBRegion.rawValue
+        guard acknowledgedFeatures & Wire.featureSharedTLB != 0 else {
+            try? fd.close()
+            log.log(.warning, kind: "protocol", "SET_TLB_REGION without VSMMU_F_SHARED_TLB acknowledged")
+            return status(code, -EINVAL)
+        }
+        guard link.sharedCache == nil else {
+            try? fd.close()
+            log.log(.warning, kind: "tlb-region", "SET_TLB_REGION: this session already has one")
+            return status(code, -EALREADY)
+        }
+        do {
+            link.sharedCache = try SharedTranslationCache(fd: fd)
+            status(code, 0)
+        } catch {
+            log.log(.warning, kind: "tlb-region", "SET_TLB_REGION refused: \(error)")
+            status(code, -error.errno)
         }
     }
 

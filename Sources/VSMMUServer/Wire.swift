@@ -26,6 +26,8 @@ public enum Wire {
     public static let featureInOrderSync = UInt64(VSMMU_F_IN_ORDER_SYNC)
     /// Feature bit: TRANSLATE_AHEAD (docs/protocol.md, "Translation").
     public static let featureTranslateAhead = UInt64(VSMMU_F_TRANSLATE_AHEAD)
+    /// The front end's translation cache is a shared region this side fills.
+    public static let featureSharedTLB = UInt64(VSMMU_F_SHARED_TLB)
     /// The most translations a TRANSLATE_AHEAD reply carries after the first.
     public static let aheadMax = Int(VSMMU_AHEAD_MAX)
     public static let stateRegionSize = Int(VSMMU_STATE_REGION_SIZE)
@@ -35,12 +37,13 @@ public enum Wire {
 public enum FrontRequest: UInt32, Sendable, CaseIterable {
     case getFeatures = 1, setFeatures, getConfig, setBackendChannel, addMemRegion, remMemRegion
     case mmioRead, mmioWrite, registerEndpoint, translate, pageRequest, reset, setFrontEndChannel
-    case setStateRegion, translateAhead
+    case setStateRegion, translateAhead, setTLBRegion
 
     /// Exact payload size of the request.
     public var payloadSize: Int {
         switch self {
-        case .getFeatures, .getConfig, .setBackendChannel, .reset, .setFrontEndChannel, .setStateRegion: 0
+        case .getFeatures, .getConfig, .setBackendChannel, .reset, .setFrontEndChannel, .setStateRegion,
+             .setTLBRegion: 0
         case .setFeatures: MemoryLayout<UInt64>.size
         case .addMemRegion, .remMemRegion: MemoryLayout<VSMMUMemRegion>.size
         case .mmioRead, .mmioWrite: MemoryLayout<VSMMUMmio>.size
@@ -53,7 +56,7 @@ public enum FrontRequest: UInt32, Sendable, CaseIterable {
     /// Descriptors the request carries.
     public var fdCount: Int {
         switch self {
-        case .setBackendChannel, .addMemRegion, .setFrontEndChannel, .setStateRegion: 1
+        case .setBackendChannel, .addMemRegion, .setFrontEndChannel, .setStateRegion, .setTLBRegion: 1
         default: 0
         }
     }
@@ -188,16 +191,19 @@ public struct WireTranslateReply: Sendable, Equatable {
 public struct WireTranslateAheadReply: Sendable, Equatable {
     public var first: WireTranslateReply
     public var ahead: [WireTranslateReply]
+    /// With VSMMU_F_SHARED_TLB, the shared cache's generation (bits 31:0)
+    /// before the translation was made.
+    public var tlbGeneration: UInt32
     public static let size = MemoryLayout<VSMMUTranslateAheadRep>.size
-    public init(first: WireTranslateReply, ahead: [WireTranslateReply] = []) {
+    public init(first: WireTranslateReply, ahead: [WireTranslateReply] = [], tlbGeneration: UInt32 = 0) {
         precondition(ahead.count <= Wire.aheadMax)
-        self.first = first; self.ahead = ahead
+        self.first = first; self.ahead = ahead; self.tlbGeneration = tlbGeneration
     }
     /// Decodes a reply; `count` beyond `Wire.aheadMax` reads as the maximum.
     public init(_ r: inout WireReader) {
         first = WireTranslateReply(&r)
         let count = min(Int(r.u32()), Wire.aheadMax)
-        r.skip(4)
+        tlbGeneration = r.u32()
         var ahead: [WireTranslateReply] = []
         for i in 0..<Wire.aheadMax {
             let rep = WireTranslateReply(&r)
@@ -207,7 +213,7 @@ public struct WireTranslateAheadReply: Sendable, Equatable {
     }
     public func encode(into w: inout WireWriter) {
         first.encode(into: &w)
-        w.u32(UInt32(ahead.count)); w.u32(0)
+        w.u32(UInt32(ahead.count)); w.u32(tlbGeneration)
         for rep in ahead { rep.encode(into: &w) }
         w.zeros((Wire.aheadMax - ahead.count) * WireTranslateReply.size)
     }

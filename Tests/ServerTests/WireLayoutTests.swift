@@ -94,12 +94,14 @@ struct WireLayoutTests {
         var c = VSMMUTranslateAheadRep()
         c.rep = pair(1).0
         c.count = 2
+        c.tlb_generation = 0xA5A5_0001
         withUnsafeMutablePointer(to: &c.ahead) {
             $0.withMemoryRebound(to: VSMMUTranslateRep.self, capacity: Int(VSMMU_AHEAD_MAX)) { p in
                 p[0] = pair(2).0; p[1] = pair(3).0
             }
         }
-        let s = WireTranslateAheadReply(first: pair(1).1, ahead: [pair(2).1, pair(3).1])
+        let s = WireTranslateAheadReply(first: pair(1).1, ahead: [pair(2).1, pair(3).1],
+                                        tlbGeneration: 0xA5A5_0001)
         #expect(Self.encoded(s.encode) == Self.bytes(of: c))
         var r = WireReader(Self.bytes(of: c))
         #expect(WireTranslateAheadReply(&r) == s)
@@ -154,6 +156,7 @@ struct WireLayoutTests {
             (.setFrontEndChannel, Int(VSMMU_REQ_SET_FRONTEND_CHANNEL)),
             (.setStateRegion, Int(VSMMU_REQ_SET_STATE_REGION)),
             (.translateAhead, Int(VSMMU_REQ_TRANSLATE_AHEAD)),
+            (.setTLBRegion, Int(VSMMU_REQ_SET_TLB_REGION)),
         ]
         #expect(front.count == FrontRequest.allCases.count)
         for (r, c) in front { #expect(Int(r.rawValue) == c, "\(r)") }
