@@ -380,7 +380,8 @@ typedef struct VSMMUTlbReader {
  * generation reaches g (release store); its own generation field is 0
  * while the backend rewrites it. A front end tells with it whether a
  * TRANSLATE reply made at tlb_generation was hit by an invalidation
- * since, as with INVALIDATE messages.
+ * since, as with INVALIDATE messages. inv is as an INVALIDATE message
+ * carries it: little-endian, unlike the rest of the region.
  */
 typedef struct VSMMUTlbLogRecord {
     uint64_t generation;

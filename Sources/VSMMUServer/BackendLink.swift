@@ -133,6 +133,9 @@ final class BackendLink: HostSignals, @unchecked Sendable {
         guard let toSend = shadow.message(for: inv), let message = WireInvalidate(toSend) else { return }
         if let cache = sharedCache {
             cache.invalidate(toSend, record: message)
+            // The drops before the load of notify: a notifier registered
+            // meanwhile either is seen here or its translate misses.
+            vsmmu_shim_fence_seq_cst()
             guard cache.frontEndWantsMessages else { return }
         }
         state.withLock { $0.postedSinceSync = true; $0.invalidationUnacknowledged = true }

@@ -160,6 +160,13 @@ package final class Session: @unchecked Sendable {
             if f & Wire.featureSharedTLB != 0 && f & Wire.featureTranslateAhead == 0 {
                 return protocolError(m, hasReply: true, errno: EINVAL, "VSMMU_F_SHARED_TLB without VSMMU_F_TRANSLATE_AHEAD")
             }
+            // From SET_TLB_REGION on, the region is the front end's cache and
+            // INVALIDATE goes only on request: taking the feature back would
+            // leave a cache of the front end's own that no invalidation reaches.
+            guard link.sharedCache == nil || f & Wire.featureSharedTLB != 0 else {
+                log.log(.warning, kind: "set-features", "SET_FEATURES without VSMMU_F_SHARED_TLB after SET_TLB_REGION: refused")
+                return status(h.request, -EBUSY)
+            }
             // How CMD_SYNC completes (VSMMU_F_IN_ORDER_SYNC) must not
             // change under commands the model is running.
             guard !modelUsed || f == acknowledgedFeatures else {

@@ -151,7 +151,8 @@ final class SharedTranslationCache: @unchecked Sendable {
     /// flight against it with its own rule).
     func invalidate(_ inv: HostInvalidation, record wire: WireInvalidate) {
         state.withLock { s in
-            for (slot, tags) in s.occupied where inv.covers(tags, in: .translations) {
+            let covered = s.occupied.filter { inv.covers($0.value, in: .translations) }.keys
+            for slot in covered {
                 write(slot) { $0 = VSMMUTlbEntry() }
                 s.occupied[slot] = nil
             }
@@ -182,8 +183,10 @@ final class SharedTranslationCache: @unchecked Sendable {
         vsmmu_shim_fence_release()
         var value = e.pointee
         change(&value)
-        value.seq = seq | 1
-        e.pointee = value
+        // Field by field: seq is only ever written atomically.
+        e.pointee.sid = value.sid; e.pointee.ssid_key = value.ssid_key
+        e.pointee.size_log2 = value.size_log2; e.pointee.perm = value.perm
+        e.pointee.iova_base = value.iova_base; e.pointee.pa_base = value.pa_base
         vsmmu_shim_store_release32(e, (seq | 1) &+ 1)
     }
 

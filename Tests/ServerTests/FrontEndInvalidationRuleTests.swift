@@ -51,7 +51,7 @@ struct FrontEndInvalidationRuleTests {
         // the translation half of the device, and the types it shares
         let device = try seriesFile("hw/arm/vsmmu-internal.h") + seriesFile("hw/arm/vsmmu-translate.c")
         let pieces = ["typedef struct VSMMUCacheEntry {", "static uint64_t vsmmu_block_mask(",
-                      "static bool vsmmu_inval_hits("]
+                      "bool vsmmu_inval_hits("]
         let defs = try pieces.map { p -> String in
             guard let d = definition(p, in: device) else { throw HarnessError.missing(p) }
             return d

@@ -10,6 +10,8 @@ import Glibc
 /// translation cache"): the backend fills the front end's region as it
 /// answers TRANSLATE_AHEAD, empties it on an invalidation without a message
 /// while the front end asks for none, and stores the CMD_SYNC's MSI itself.
+/// (SharedTranslationCacheTests covers the region's rules one by one;
+/// SharedTLBSessionProtocolTests the requests.)
 @Suite("Shared translation cache session", .serialized, .enabled(if: ModelProbe.registerFileImplemented))
 struct SharedTLBSessionTests {
     static let features = TranslateAheadTests.features | Wire.featureSharedTLB
@@ -20,6 +22,31 @@ struct SharedTLBSessionTests {
         let fd = vsmmu_shim_sealed_memfd("vsmmu-test-tlb", UInt64(size))
         let view = mmap(nil, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0)!
         return (fd, view)
+    }
+
+    static func field(_ view: UnsafeRawPointer, _ k: KeyPath<VSMMUTlbRegion, UInt64>) -> UInt64 {
+        vsmmu_shim_load_acquire64(view + MemoryLayout<VSMMUTlbRegion>.offset(of: k)!)
+    }
+
+    /// The front end's lookup in the region at `view`: the entry holding
+    /// `iova`, read under its seqlock.
+    static func lookup(_ view: UnsafeRawPointer, sid: UInt32, ssidKey: UInt32 = 0, iova: UInt64) -> VSMMUTlbEntry? {
+        var sizes = field(view, \.sizes)
+        let entries = view + MemoryLayout<VSMMUTlbRegion>.offset(of: \.entry)!
+        while sizes != 0 {
+            let log2 = UInt8(sizes.trailingZeroBitCount)
+            sizes &= sizes - 1
+            let slot = Int(vsmmu_tlb_slot(sid, ssidKey, iova, UInt32(log2)))
+            let p = entries + slot * MemoryLayout<VSMMUTlbEntry>.stride
+            let seq = vsmmu_shim_load_acquire32(p)
+            if seq & 1 != 0 { continue }
+            let e = p.load(as: VSMMUTlbEntry.self)
+            vsmmu_shim_fence_seq_cst()
+            guard vsmmu_shim_load_acquire32(p) == seq else { continue }
+            let mask: UInt64 = log2 >= 64 ? .max : (1 << log2) - 1
+            if e.size_log2 == log2, e.sid == sid, e.ssid_key == ssidKey, e.iova_base == iova & ~mask { return e }
+        }
+        return nil
     }
 
     static func setNotify(_ view: UnsafeMutableRawPointer, _ on: Bool) {
@@ -49,12 +76,12 @@ struct SharedTLBSessionTests {
         let iova = TranslateAheadTests.iova
 
         // The reply's blocks are in the region, and the reply names the generation.
-        let generation = SharedTLBRegionTests.field(r.view, \.generation)
+        let generation = Self.field(r.view, \.generation)
         var rd = WireReader(try TranslateAheadTests.translateAhead(f.client, iova: iova).payload)
         let rep = WireTranslateAheadReply(&rd)
         #expect(rep.first.status == WireTranslateReply.ok && rep.tlbGeneration == UInt32(generation))
         for i in 0..<UInt64(4) {
-            let e = SharedTLBRegionTests.lookup(r.view, sid: 9, iova: iova + i * 0x1000)
+            let e = Self.lookup(r.view, sid: 9, iova: iova + i * 0x1000)
             #expect(e?.pa_base == pa + i * 0x1000, "page \(i)")
         }
 
@@ -63,9 +90,9 @@ struct SharedTLBSessionTests {
         var before = f.backend.log.count
         var slot = try f.submit([SMMUCmd.tlbiNHVA(asid: FullSessionTests.asid, address: iova + 0x2000)])
         #expect(f.ram.read32(slot) == 0)
-        #expect(SharedTLBRegionTests.lookup(r.view, sid: 9, iova: iova + 0x2000) == nil)
-        #expect(SharedTLBRegionTests.lookup(r.view, sid: 9, iova: iova + 0x1000) != nil)
-        #expect(SharedTLBRegionTests.field(r.view, \.generation) == generation + 1)
+        #expect(Self.lookup(r.view, sid: 9, iova: iova + 0x2000) == nil)
+        #expect(Self.lookup(r.view, sid: 9, iova: iova + 0x1000) != nil)
+        #expect(Self.field(r.view, \.generation) == generation + 1)
         let sent = InOrderSyncTests.requests(f, from: before)
         #expect(!sent.contains(BackRequest.invalidate.rawValue) && !sent.contains(BackRequest.msi.rawValue))
 
@@ -79,7 +106,7 @@ struct SharedTLBSessionTests {
         let inv = seen.firstIndex(of: BackRequest.invalidate.rawValue)
         let msi = seen.firstIndex(of: BackRequest.msi.rawValue)
         #expect(inv != nil && msi != nil && inv! < msi!)
-        #expect(SharedTLBRegionTests.lookup(r.view, sid: 9, iova: iova + 0x1000) == nil)
+        #expect(Self.lookup(r.view, sid: 9, iova: iova + 0x1000) == nil)
         #expect(f.ram.read32(slot) == 0 || f.waitForSync(slot))
     }
 }
