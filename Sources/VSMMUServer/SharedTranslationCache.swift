@@ -209,18 +209,20 @@ final class SharedTranslationCache: @unchecked Sendable {
         let deadline = RateLimitedLogger.nowNanoseconds() &+ timeoutNs
         for i in 0..<Self.readers {
             var spins = 0
-            // Bounded by the deadline.
+            // Bounded by the deadline. A lookup takes well under a
+            // microsecond, so spin first; a reader that stays longer is
+            // waiting on something (a stall, a descheduled thread) and on a
+            // small host needs the core this loop would burn.
             while true {
                 let active = vsmmu_shim_load_acquire64(readerSlot(i))
                 if active == 0 || active > epoch { break }
                 spins += 1
-                if spins & 0xFF == 0 {
-                    if RateLimitedLogger.nowNanoseconds() >= deadline {
-                        state.withLock { $0.changedSinceWait = true }
-                        return false
-                    }
-                    sched_yield()
+                if spins < 256 { continue }
+                if RateLimitedLogger.nowNanoseconds() >= deadline {
+                    state.withLock { $0.changedSinceWait = true }
+                    return false
                 }
+                if spins < 1024 { sched_yield() } else { usleep(50) }
             }
         }
         return true
