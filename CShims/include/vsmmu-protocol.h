@@ -68,6 +68,18 @@
  * only while the front end sets VSMMUTlbRegion.notify.
  */
 #define VSMMU_F_SHARED_TLB      (1ull << 4)
+/*
+ * POSTED_WRITES (only with IN_ORDER_SYNC): GET_POSTED_WRITES names the
+ * registers whose MMIO_WRITE the front end may send without NEED_REPLY
+ * and not wait for (CMDQ_PROD: the doorbell). The backend handles such a
+ * write, and the commands it makes pending, before the next request on
+ * the front-end channel; that a completion reaches the guest after the
+ * invalidations before it still follows from IN_ORDER_SYNC. A posted
+ * write can be lost with the backend: the front end keeps the last value
+ * it posted to each register and writes it again, with NEED_REPLY, to a
+ * backend that takes over the SMMU state.
+ */
+#define VSMMU_F_POSTED_WRITES   (1ull << 5)
 
 /*
  * The state region: a sealed memfd of at least this many bytes, zero-filled
@@ -112,6 +124,8 @@ enum {
      * a new one for each connection. Reply: VSMMUStatus
      */
     VSMMU_REQ_SET_TLB_REGION = 16,
+    /* (VSMMU_F_POSTED_WRITES) reply: VSMMUPostedWrites */
+    VSMMU_REQ_GET_POSTED_WRITES = 17,
 };
 
 /* Requests on the backend channel (backend -> front end) */
@@ -178,6 +192,17 @@ typedef struct VSMMUMmio {
     uint32_t reserved;
     uint64_t value;         /* write: the value; read: ignored */
 } VSMMUMmio;
+
+/*
+ * GET_POSTED_WRITES reply: the register offsets (each 4-byte aligned,
+ * < VSMMU_MMIO_SIZE) whose writes, of either size, may be posted
+ */
+#define VSMMU_POSTED_MAX    7
+
+typedef struct VSMMUPostedWrites {
+    uint32_t count;         /* offsets used, <= VSMMU_POSTED_MAX */
+    uint32_t offset[VSMMU_POSTED_MAX];
+} VSMMUPostedWrites;
 
 #define VSMMU_EP_ATS    (1u << 0)
 #define VSMMU_EP_PRI    (1u << 1)
@@ -417,6 +442,7 @@ _Static_assert(sizeof(VSMMUStatus) == 8, "VSMMUStatus size");
 _Static_assert(sizeof(VSMMUConfig) == 40, "VSMMUConfig size");
 _Static_assert(sizeof(VSMMUMemRegion) == 24, "VSMMUMemRegion size");
 _Static_assert(sizeof(VSMMUMmio) == 24, "VSMMUMmio size");
+_Static_assert(sizeof(VSMMUPostedWrites) == 32, "VSMMUPostedWrites size");
 _Static_assert(sizeof(VSMMUEndpointMsg) == 16, "VSMMUEndpointMsg size");
 _Static_assert(sizeof(VSMMUTranslateReq) == 24, "VSMMUTranslateReq size");
 _Static_assert(sizeof(VSMMUTranslateRep) == 32, "VSMMUTranslateRep size");

@@ -44,6 +44,16 @@ public final class SMMUv3: @unchecked Sendable {
     /// The architected register region: 128 KiB (pages 0 and 1).
     public static let mmioSize: UInt64 = 0x20000
 
+    /// Registers whose write nothing waits for: what it starts is seen only
+    /// through later accesses (CMDQ_CONS, a CMD_SYNC's completion), never
+    /// through the write itself, and writing the same value again changes
+    /// nothing. A front end may post these writes. (CR0, GBPA and IRQ_CTRL
+    /// have their acknowledgements, but a write there may also change what
+    /// the front end caches, so it is not on this list.)
+    public var postableWriteOffsets: [UInt64] {
+        control.registers.withLock { [UInt64($0.layout[.CMDQ_PROD].offset)] }
+    }
+
     /// MMIO read of `size` (4 or 8) bytes. Unimplemented or misaligned: RAZ.
     public func read(offset: UInt64, size: Int) -> UInt64 {
         control.read(offset: offset, size: size)

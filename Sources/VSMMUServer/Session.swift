@@ -22,7 +22,7 @@ package final class Session: @unchecked Sendable {
     private var worker: CommandWorker?
     private var acknowledgedFeatures: UInt64 = 0
     static let offeredFeatures: UInt64 = Wire.featureMMIOWriteSync | Wire.featureStateRegion
-        | Wire.featureInOrderSync | Wire.featureTranslateAhead | Wire.featureSharedTLB
+        | Wire.featureInOrderSync | Wire.featureTranslateAhead | Wire.featureSharedTLB | Wire.featurePostedWrites
     /// Where the model's durable image goes (SET_STATE_REGION).
     private var stateRegion: StateRegion?
     /// SET_STATE_REGION must come before the model is used.
@@ -160,6 +160,11 @@ package final class Session: @unchecked Sendable {
             if f & Wire.featureSharedTLB != 0 && f & Wire.featureTranslateAhead == 0 {
                 return protocolError(m, hasReply: true, errno: EINVAL, "VSMMU_F_SHARED_TLB without VSMMU_F_TRANSLATE_AHEAD")
             }
+            // A posted write's completion reaches the guest in order only
+            // through the in-order backend channel.
+            if f & Wire.featurePostedWrites != 0 && f & Wire.featureInOrderSync == 0 {
+                return protocolError(m, hasReply: true, errno: EINVAL, "VSMMU_F_POSTED_WRITES without VSMMU_F_IN_ORDER_SYNC")
+            }
             // From SET_TLB_REGION on, the region is the front end's cache and
             // INVALIDATE goes only on request: taking the feature back would
             // leave a cache of the front end's own that no invalidation reaches.
@@ -226,11 +231,15 @@ package final class Session: @unchecked Sendable {
                 return protocolError(m, hasReply: hasReply, errno: EINVAL, "MMIO write of \(a.size) bytes at 0x\(String(a.offset, radix: 16))")
             }
             if model.write(offset: a.offset, size: Int(a.size), value: a.value).contains(.commandsPending) {
-                if h.needsReply && acknowledgedFeatures & Wire.featureMMIOWriteSync != 0 {
-                    // The front end services the backend channel until this
-                    // reply, so SYNC round trips complete; if the worker is
-                    // mid-pass, the model returns at once and the worker's
-                    // pass goes round again.
+                let synchronous = h.needsReply ? acknowledgedFeatures & Wire.featureMMIOWriteSync != 0
+                    : acknowledgedFeatures & Wire.featurePostedWrites != 0
+                if synchronous {
+                    // With a reply, the front end services the backend
+                    // channel until it comes, so SYNC round trips complete;
+                    // a posted write's commands run before the next request
+                    // (its main loop serves the channel meanwhile). If the
+                    // worker is mid-pass, the model returns at once and the
+                    // worker's pass goes round again.
                     model.processCommands()
                 } else {
                     worker?.kick()
@@ -291,6 +300,13 @@ package final class Session: @unchecked Sendable {
             setStateRegion(m.fds[0], model)
         case .setTLBRegion:
             setTLBRegion(m.fds[0])
+        case .getPostedWrites:
+            guard acknowledgedFeatures & Wire.featurePostedWrites != 0 else {
+                return protocolError(m, hasReply: true, errno: EINVAL,
+                                     "GET_POSTED_WRITES without VSMMU_F_POSTED_WRITES acknowledged")
+            }
+            var w = WireWriter(); WirePostedWrites(offsets: model.postableWriteOffsets).encode(into: &w)
+            socket.reply(to: h.request, payload: w.bytes)
         }
     }
 

@@ -28,6 +28,9 @@ public enum Wire {
     public static let featureTranslateAhead = UInt64(VSMMU_F_TRANSLATE_AHEAD)
     /// The front end's translation cache is a shared region this side fills.
     public static let featureSharedTLB = UInt64(VSMMU_F_SHARED_TLB)
+    /// Register writes the front end may post (GET_POSTED_WRITES).
+    public static let featurePostedWrites = UInt64(VSMMU_F_POSTED_WRITES)
+    public static let postedMax = Int(VSMMU_POSTED_MAX)
     /// The most translations a TRANSLATE_AHEAD reply carries after the first.
     public static let aheadMax = Int(VSMMU_AHEAD_MAX)
     public static let stateRegionSize = Int(VSMMU_STATE_REGION_SIZE)
@@ -37,13 +40,13 @@ public enum Wire {
 public enum FrontRequest: UInt32, Sendable, CaseIterable {
     case getFeatures = 1, setFeatures, getConfig, setBackendChannel, addMemRegion, remMemRegion
     case mmioRead, mmioWrite, registerEndpoint, translate, pageRequest, reset, setFrontEndChannel
-    case setStateRegion, translateAhead, setTLBRegion
+    case setStateRegion, translateAhead, setTLBRegion, getPostedWrites
 
     /// Exact payload size of the request.
     public var payloadSize: Int {
         switch self {
         case .getFeatures, .getConfig, .setBackendChannel, .reset, .setFrontEndChannel, .setStateRegion,
-             .setTLBRegion: 0
+             .setTLBRegion, .getPostedWrites: 0
         case .setFeatures: MemoryLayout<UInt64>.size
         case .addMemRegion, .remMemRegion: MemoryLayout<VSMMUMemRegion>.size
         case .mmioRead, .mmioWrite: MemoryLayout<VSMMUMmio>.size
@@ -183,6 +186,28 @@ public struct WireTranslateReply: Sendable, Equatable {
     public func encode(into w: inout WireWriter) {
         w.i32(status); w.u32(perm); w.u64(iovaBase); w.u64(paBase)
         w.u8(sizeLog2); w.u8(event); w.u16(asid); w.u16(vmid); w.u16(tags)
+    }
+}
+
+/// GET_POSTED_WRITES' reply: the register offsets whose writes a front end
+/// may post (unused slots are zero).
+public struct WirePostedWrites: Sendable, Equatable {
+    public var offsets: [UInt64]
+    public static let size = MemoryLayout<VSMMUPostedWrites>.size
+    public init(offsets: [UInt64]) {
+        precondition(offsets.count <= Wire.postedMax)
+        self.offsets = offsets
+    }
+    /// Decodes a reply; `count` beyond `Wire.postedMax` reads as the maximum.
+    public init(_ r: inout WireReader) {
+        let count = min(Int(r.u32()), Wire.postedMax)
+        let all = (0..<Wire.postedMax).map { _ in UInt64(r.u32()) }
+        offsets = Array(all.prefix(count))
+    }
+    public func encode(into w: inout WireWriter) {
+        w.u32(UInt32(offsets.count))
+        for o in offsets { w.u32(UInt32(o)) }
+        w.zeros((Wire.postedMax - offsets.count) * 4)
     }
 }
 

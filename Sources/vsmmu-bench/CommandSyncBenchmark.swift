@@ -13,7 +13,9 @@ import Glibc
 // it (the MSI, the IRQ and any INVALIDATE the batch sent), against an
 // in-process server with a bypass stream. Beside an echo round trip of the
 // same sockets, both with the waiting side polling as QEMU's and the
-// server's do (poll-us) and without.
+// server's do (poll-us) and without. With VSMMU_F_POSTED_WRITES the write
+// has no reply: the client then polls the sync slot, applying the MSI
+// message when it comes as QEMU's main loop would.
 
 /// A client playing QEMU: guest RAM, the SMMU brought up as Linux does, and
 /// the batch TLBI_NSNH_ALL + CMD_SYNC.
@@ -21,21 +23,25 @@ final class SyncBenchClient {
     let front: MessageSocket
     let channel: MessageSocket
     let spinNs: UInt64
+    /// CMDQ_PROD is posted (VSMMU_F_POSTED_WRITES).
+    let posted: Bool
     let ram: UnsafeMutableRawPointer
     static let ramBase: UInt64 = 0x4000_0000, ramSize: UInt64 = 4 << 20
     static let cmdq: UInt64 = ramBase + 0x10_0000, cmdqLog2: UInt64 = 8
     static let strtab: UInt64 = ramBase + 0x20_0000
     private(set) var prod: UInt64 = 0
 
-    init(server: VSMMUServer, spinNs: UInt64) throws {
+    init(server: VSMMUServer, spinNs: UInt64, posted: Bool = false) throws {
         self.spinNs = spinNs
+        self.posted = posted
         let (client, serverEnd) = pair()
         startDetachedThread { server.serve(connectionFD: serverEnd) }
         let front = MessageSocket(fd: client)
         let fd = vsmmu_shim_memfd("bench-ram", Self.ramSize)
         precondition(fd >= 0)
         ram = mmap(nil, Int(Self.ramSize), PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0)!
-        var f = WireWriter(); f.u64(Wire.featureMMIOWriteSync | Wire.featureInOrderSync)
+        var f = WireWriter()
+        f.u64(Wire.featureMMIOWriteSync | Wire.featureInOrderSync | (posted ? Wire.featurePostedWrites : 0))
         try Self.expectStatus(front, .setFeatures, f.bytes)
         let (mine, theirs) = pair()
         try Self.expectStatus(front, .setBackendChannel, [], fds: [FileDescriptor(rawValue: theirs)])
@@ -108,8 +114,20 @@ final class SyncBenchClient {
             store64(at, c[0]); store64(at + 8, c[1])
             prod = (prod + 1) & ((mask << 1) | 1)
         }
-        write(0x98, prod)
-        return vsmmu_shim_load_acquire32(ram + Int(slot - Self.ramBase)) == 0
+        let slotPointer = ram + Int(slot - Self.ramBase)
+        guard posted else {
+            write(0x98, prod)
+            return vsmmu_shim_load_acquire32(slotPointer) == 0
+        }
+        var w = WireWriter(); WireMMIO(offset: 0x98, size: 4, value: prod).encode(into: &w)
+        front.send(request: FrontRequest.mmioWrite.rawValue, payload: w.bytes)
+        // The guest polls its slot; the MSI comes as a message (in order).
+        let deadline = nowNs() &+ 2_000_000_000
+        while vsmmu_shim_load_acquire32(slotPointer) != 0 && nowNs() < deadline {
+            _ = channel.spinUntilReadable(ns: spinNs)
+            if channel.waitReadable(ms: spinNs == 0 ? 1 : 0) { drain() }
+        }
+        return vsmmu_shim_load_acquire32(slotPointer) == 0
     }
 
     func translate() {
@@ -154,6 +172,7 @@ func runCommandSyncBenchmark(iterations: Int) throws {
         let server = try VSMMUServer(configuration: .init(), logger: logger, pollMicroseconds: spinUs,
                                      pollMaxMicroseconds: spinUs == 0 ? 0 : Wire.defaultPollMaxMicroseconds)
         let c = try SyncBenchClient(server: server, spinNs: UInt64(spinUs) * 1000)
+        let p = try SyncBenchClient(server: server, spinNs: UInt64(spinUs) * 1000, posted: true)
         let (echoClient, echoServer) = pair()
         startEcho(echoServer)
         let echo = MessageSocket(fd: echoClient)
@@ -163,12 +182,14 @@ func runCommandSyncBenchmark(iterations: Int) throws {
             _ = echo.spinUntilReadable(ns: UInt64(spinUs) * 1000)
             _ = echo.receive()
         }
-        guard c.batch(tlbiAll) else { throw BenchFailure("CMD_SYNC did not complete") }
+        guard c.batch(tlbiAll), p.batch(tlbiAll) else { throw BenchFailure("CMD_SYNC did not complete") }
         let idle = percentiles(iterations) { c.batch(tlbiAll) }
+        let postedIdle = percentiles(iterations) { p.batch(tlbiAll) }
         let held = percentiles(iterations) { c.translate(); c.batch(tlbiAll) }
         let tr = percentiles(iterations) { c.translate() }
         let label = spinUs == 0 ? "sleep at once" : "poll \(spinUs) µs (default)"
         for (what, p) in [("echo (plain socket peer)", e), ("CMD_SYNC, nothing cached", idle),
+                          ("CMD_SYNC, posted doorbell", postedIdle),
                           ("TRANSLATE + CMD_SYNC (INVAL)", held), ("TRANSLATE alone", tr)] {
             let cols = [label, what, fmt(p.p50), fmt(p.p90), fmt(p.p99), fmt(p.p50 / e.p50)]
             let widths = [27, 30, 10, 10, 10, 12]

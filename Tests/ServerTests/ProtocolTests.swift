@@ -15,15 +15,15 @@ struct ProtocolTests {
         #expect(m.header.flags == Wire.version | Wire.flagReply)
         var r = WireReader(m.payload)
         // VSMMU_F_MMIO_WRITE_SYNC bit 0, VSMMU_F_STATE_REGION bit 1, VSMMU_F_IN_ORDER_SYNC bit 2,
-        // VSMMU_F_TRANSLATE_AHEAD bit 3, VSMMU_F_SHARED_TLB bit 4
-        #expect(r.u64() == 0b1_1111)
+        // VSMMU_F_TRANSLATE_AHEAD bit 3, VSMMU_F_SHARED_TLB bit 4, VSMMU_F_POSTED_WRITES bit 5
+        #expect(r.u64() == 0b11_1111)
         var w = WireWriter(); w.u64(0)
         #expect(try c.statusRequest(.setFeatures, payload: w.bytes) == 0)
         var one = WireWriter(); one.u64(1)
         #expect(try c.statusRequest(.setFeatures, payload: one.bytes) == 0)
-        var bad = WireWriter(); bad.u64(1 << 5)
+        var bad = WireWriter(); bad.u64(1 << 6)
         #expect(try c.statusRequest(.setFeatures, payload: bad.bytes) == Int64(-EINVAL))
-        var mixed = WireWriter(); mixed.u64(1 | 1 << 5)
+        var mixed = WireWriter(); mixed.u64(1 | 1 << 6)
         #expect(try c.statusRequest(.setFeatures, payload: mixed.bytes) == Int64(-EINVAL))
     }
 

@@ -81,6 +81,25 @@ struct WireLayoutTests {
         #expect(WireTranslateReply(&r) == s)
     }
 
+    /// GET_POSTED_WRITES' reply: count, then that many offsets, the rest zero.
+    @Test func postedWritesReply() {
+        var c = VSMMUPostedWrites()
+        c.count = 2
+        withUnsafeMutablePointer(to: &c.offset) {
+            $0.withMemoryRebound(to: UInt32.self, capacity: Int(VSMMU_POSTED_MAX)) { p in
+                p[0] = 0x98; p[1] = 0x100AC
+            }
+        }
+        let s = WirePostedWrites(offsets: [0x98, 0x100AC])
+        #expect(Self.encoded(s.encode) == Self.bytes(of: c))
+        var r = WireReader(Self.bytes(of: c))
+        #expect(WirePostedWrites(&r) == s)
+        // A count beyond the array reads as all of it.
+        c.count = 200
+        var big = WireReader(Self.bytes(of: c))
+        #expect(WirePostedWrites(&big).offsets.count == Wire.postedMax)
+    }
+
     /// TRANSLATE_AHEAD's reply: count, then that many replies, the rest zero.
     @Test func translateAheadReply() {
         func pair(_ i: UInt64) -> (VSMMUTranslateRep, WireTranslateReply) {
@@ -157,6 +176,7 @@ struct WireLayoutTests {
             (.setStateRegion, Int(VSMMU_REQ_SET_STATE_REGION)),
             (.translateAhead, Int(VSMMU_REQ_TRANSLATE_AHEAD)),
             (.setTLBRegion, Int(VSMMU_REQ_SET_TLB_REGION)),
+            (.getPostedWrites, Int(VSMMU_REQ_GET_POSTED_WRITES)),
         ]
         #expect(front.count == FrontRequest.allCases.count)
         for (r, c) in front { #expect(Int(r.rawValue) == c, "\(r)") }
