@@ -39,9 +39,17 @@ final class BackendLink: HostSignals, @unchecked Sendable {
     let syncTimeoutMs: Int32
     /// Busy-poll budget for a SYNC reply before sleeping.
     let pollNs: UInt64
+    /// The wired CMD_SYNC output, coalesced (CoalescedPulse); set once, in init.
+    private var commandSyncPulse: CoalescedPulse!
 
-    init(ram: MappedGuestRAM, log: RateLimitedLogger, syncTimeoutMs: Int32 = Wire.syncTimeoutMs, pollNs: UInt64 = 0) {
+    /// `syncIRQCoalesceNs`: the window of the wired CMD_SYNC output's
+    /// coalescing (0: every pulse is sent).
+    init(ram: MappedGuestRAM, log: RateLimitedLogger, syncTimeoutMs: Int32 = Wire.syncTimeoutMs, pollNs: UInt64 = 0,
+         syncIRQCoalesceNs: UInt64 = 0) {
         self.ram = ram; self.log = log; self.syncTimeoutMs = syncTimeoutMs; self.pollNs = pollNs
+        commandSyncPulse = CoalescedPulse(windowNs: syncIRQCoalesceNs) { [unowned self] in
+            self.send(.irq) { $0.u32(UInt32(SMMUInterruptLine.commandSync.rawValue)) }
+        }
     }
 
     func setChannel(_ fd: FileDescriptor) {
@@ -57,6 +65,7 @@ final class BackendLink: HostSignals, @unchecked Sendable {
 
     /// Closes the channel: a synchronize() waiting on it returns at once.
     func close() {
+        commandSyncPulse.stop()
         let old = state.withLock { s -> MessageSocket? in let c = s.channel; s.channel = nil; return c }
         old?.shutdownBoth()
     }
@@ -100,6 +109,7 @@ final class BackendLink: HostSignals, @unchecked Sendable {
     // MARK: HostSignals
 
     func raiseInterrupt(_ line: SMMUInterruptLine) {
+        if line == .commandSync { return commandSyncPulse.pulse() }
         send(.irq) { $0.u32(UInt32(line.rawValue)) }
     }
 

@@ -25,8 +25,8 @@ final class FrontEndShadow: @unchecked Sendable {
     /// separate caches with separate invalidations (INVALIDATE, ATC_INV): a
     /// TLBI does not empty an ATC, so an ATS translation is tracked in both.
     private struct State {
-        var cached: Set<Entry> = []
-        var atc: Set<Entry> = []
+        var cached = ShadowEntries()
+        var atc = ShadowEntries()
         /// Past capacity: send every invalidation of that cache. A full TLB
         /// flush ends it for the translation cache; nothing empties every
         /// ATC at once, so for ATCs it lasts.
@@ -42,11 +42,11 @@ final class FrontEndShadow: @unchecked Sendable {
         mutating func track(_ entry: Entry, capacity: Int) {
             if entry.tags.tagged { taggedSinceFlush = true }
             if !cachedOverflowed {
-                if cached.count >= capacity { cachedOverflowed = true; cached = [] }
+                if cached.count >= capacity { cachedOverflowed = true; cached.removeAll() }
                 else { cached.insert(entry) }
             }
             if entry.ats && !atcOverflowed {
-                if atc.count >= capacity { atcOverflowed = true; atc = [] }
+                if atc.count >= capacity { atcOverflowed = true; atc.removeAll() }
                 else { atc.insert(entry) }
             }
         }
@@ -103,7 +103,7 @@ final class FrontEndShadow: @unchecked Sendable {
                 // Untracked (overflowed): any tagged translation handed out
                 // may be hit.
                 guard s.cachedOverflowed else {
-                    return s.cached.contains { $0.tags.tagged && inv.covers($0.tags) }
+                    return s.cached.containsOther { $0.tags.tagged && inv.covers($0.tags) }
                 }
                 return s.taggedSinceFlush
             }
@@ -117,7 +117,7 @@ final class FrontEndShadow: @unchecked Sendable {
             if case .all = inv {
                 // Everything in the translation cache; ATCs keep theirs.
                 let needed = s.cachedOverflowed || s.inFlight > 0 || !s.cached.isEmpty
-                s.cached = []
+                s.cached.removeAll()
                 s.cachedOverflowed = false
                 s.taggedSinceFlush = false
                 return needed
@@ -125,14 +125,8 @@ final class FrontEndShadow: @unchecked Sendable {
             let atc: Bool
             if case .atc = inv { atc = true } else { atc = false }
             if s.inFlight > 0 || (atc ? s.atcOverflowed : s.cachedOverflowed) { return true }
-            if atc {
-                let before = s.atc.count
-                s.atc = s.atc.filter { !inv.covers($0.tags, in: .atc) }
-                return s.atc.count != before
-            }
-            let before = s.cached.count
-            s.cached = s.cached.filter { !inv.covers($0.tags, in: .translations) }
-            return s.cached.count != before
+            return atc ? s.atc.remove(coveredBy: inv, in: .atc)
+                : s.cached.remove(coveredBy: inv, in: .translations)
         }
     }
 

@@ -20,6 +20,11 @@ public final class VSMMUServer: @unchecked Sendable {
     let pollNs: UInt64
     /// The most the reader's poll for the next request grows to.
     let pollMaxNs: UInt64
+    /// The window in which wired CMD_SYNC pulses are coalesced (CoalescedPulse).
+    let syncIRQCoalesceNs: UInt64
+    /// `--sync-irq-coalesce-us`'s default: a map/unmap storm's CMD_SYNCs
+    /// (tens of microseconds apart) cost one interrupt message a millisecond.
+    public static let defaultSyncIRQCoalesceMicroseconds: UInt32 = 1000
     let checkReporter: CheckReporter?
     private struct State { var listenFD: Int32 = -1; var current: MessageSocket?; var stopping = false }
     private let state = Locked(State())
@@ -39,6 +44,7 @@ public final class VSMMUServer: @unchecked Sendable {
     public init(configuration: SMMUConfiguration, logger: Logger, syncTimeoutMs: Int32 = Wire.syncTimeoutMs,
                 pollMicroseconds: UInt32 = Wire.defaultPollMicroseconds,
                 pollMaxMicroseconds: UInt32 = Wire.defaultPollMaxMicroseconds,
+                syncIRQCoalesceMicroseconds: UInt32 = VSMMUServer.defaultSyncIRQCoalesceMicroseconds,
                 check: CheckSettings? = nil) throws(SetupError) {
         do { try configuration.validate() } catch { throw .configuration(error) }
         self.configuration = configuration
@@ -48,6 +54,7 @@ public final class VSMMUServer: @unchecked Sendable {
         self.syncTimeoutMs = syncTimeoutMs
         self.pollNs = UInt64(pollMicroseconds) * 1000
         self.pollMaxNs = UInt64(pollMaxMicroseconds) * 1000
+        self.syncIRQCoalesceNs = UInt64(syncIRQCoalesceMicroseconds) * 1000
         do { checkReporter = try check.map { s throws(CheckReporter.OpenError) in try CheckReporter(s, log: log) } }
         catch { throw .checkReport(error.description) }
     }
@@ -65,7 +72,8 @@ public final class VSMMUServer: @unchecked Sendable {
         }
         if stopping { return }
         Session(socket: socket, configuration: configuration, log: log, syncTimeoutMs: syncTimeoutMs,
-                pollNs: pollNs, pollMaxNs: pollMaxNs, checkReporter: checkReporter) {
+                pollNs: pollNs, pollMaxNs: pollMaxNs, syncIRQCoalesceNs: syncIRQCoalesceNs,
+                checkReporter: checkReporter) {
             [self] moved in self.sessionMoved(to: moved)
         }.run()
         state.withLock { $0.current = nil }

@@ -42,7 +42,7 @@ package final class Session: @unchecked Sendable {
     }
 
     init(socket: MessageSocket, configuration: SMMUConfiguration, log: RateLimitedLogger, syncTimeoutMs: Int32,
-         pollNs: UInt64 = 0, pollMaxNs: UInt64 = 0, checkReporter: CheckReporter? = nil,
+         pollNs: UInt64 = 0, pollMaxNs: UInt64 = 0, syncIRQCoalesceNs: UInt64 = 0, checkReporter: CheckReporter? = nil,
          channelChanged: @escaping (MessageSocket) -> Void = { _ in }) {
         self.socket = socket
         self.pollNs = pollNs
@@ -51,7 +51,8 @@ package final class Session: @unchecked Sendable {
         self.channelChanged = channelChanged
         self.configuration = configuration
         self.log = log
-        self.link = BackendLink(ram: ram, log: log, syncTimeoutMs: syncTimeoutMs, pollNs: pollNs)
+        self.link = BackendLink(ram: ram, log: log, syncTimeoutMs: syncTimeoutMs, pollNs: pollNs,
+                                syncIRQCoalesceNs: syncIRQCoalesceNs)
     }
 
     private func createModel() -> SMMUv3? {

@@ -23,13 +23,17 @@ final class POSIXThread: @unchecked Sendable {
     func detach() { pthread_detach(thread) }
 }
 
-/// A mutex with one condition variable.
+/// A mutex with one condition variable (timed waits on CLOCK_MONOTONIC).
 final class Monitor: @unchecked Sendable {
     private let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
     private let cond = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
     init() {
         pthread_mutex_init(mutex, nil)
-        pthread_cond_init(cond, nil)
+        var attr = pthread_condattr_t()
+        pthread_condattr_init(&attr)
+        pthread_condattr_setclock(&attr, CLOCK_MONOTONIC)
+        pthread_cond_init(cond, &attr)
+        pthread_condattr_destroy(&attr)
     }
     deinit {
         pthread_cond_destroy(cond); pthread_mutex_destroy(mutex)
@@ -42,6 +46,12 @@ final class Monitor: @unchecked Sendable {
     }
     /// Only inside withLock.
     func wait() { pthread_cond_wait(cond, mutex) }
+    /// Only inside withLock: waits until woken or CLOCK_MONOTONIC reaches
+    /// `deadlineNs` (RateLimitedLogger.nowNanoseconds's clock).
+    func wait(untilNs deadlineNs: UInt64) {
+        var ts = timespec(tv_sec: Int(deadlineNs / 1_000_000_000), tv_nsec: Int(deadlineNs % 1_000_000_000))
+        pthread_cond_timedwait(cond, mutex, &ts)
+    }
     func broadcast() { pthread_cond_broadcast(cond) }
     /// Only inside withLock: runs `body` with the lock released.
     func unlockForCall(_ body: () -> Void) {

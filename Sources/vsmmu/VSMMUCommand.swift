@@ -54,6 +54,9 @@ struct VSMMUCommand: ParsableCommand {
     @Option(help: ArgumentHelp("The most the wait for the next request polls, in microseconds: it grows from --poll-us while requests come just after it gave up.",
                                discussion: "As QEMU's poll-max-ns: a guest in a map/unmap loop is caught spinning; an idle one costs --poll-us per request."))
     var pollMaxUs: UInt32 = Wire.defaultPollMaxMicroseconds
+    @Option(help: ArgumentHelp("Coalesce the wired CMD_SYNC interrupt's pulses within this many microseconds (0: send every pulse).",
+                               discussion: "Spec 3.18 allows an SMMU to coalesce identical interrupts without significantly delaying them: a pulse goes out at once unless one went out within the window, and then one pulse goes out when the window ends. MSIs are never coalesced."))
+    var syncIRQCoalesceUs: UInt32 = VSMMUServer.defaultSyncIRQCoalesceMicroseconds
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
     var logLevel: LevelArg = .info
 
@@ -90,6 +93,7 @@ struct VSMMUCommand: ParsableCommand {
         }
         let logger = Logger(label: "vsmmu")
         let server = try VSMMUServer(configuration: config, logger: logger, pollMicroseconds: pollUs, pollMaxMicroseconds: pollMaxUs,
+                                     syncIRQCoalesceMicroseconds: syncIRQCoalesceUs,
                                      check: checkSettings())
         ShutdownOnSignal.install(server: server, socketPath: socketPath, logger: logger)
         if let fd {

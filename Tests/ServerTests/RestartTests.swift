@@ -195,6 +195,33 @@ struct RestartTests {
         #expect(try f.reset(), "the session goes on from reset")
     }
 
+    /// Backends before the word-wise checksum stamped each image with FNV-1a
+    /// over its bytes: a newer backend started under the same front end
+    /// (an upgrade) adopts such an image too.
+    @Test func anImageWithTheByteWiseChecksumIsAdopted() throws {
+        let region = try Self.stateRegion()
+        defer { close(region) }
+        do {
+            let f = try LinuxFrontEnd(stateRegion: region)
+            #expect(try f.reset())
+            f.client.front.shutdownBoth()
+            #expect(f.client.waitForServerExit())
+        }
+        // The active slot: a 4-byte length, 4 bytes unused, the checksum, the image.
+        var active: UInt32 = 0
+        #expect(pread(region, &active, 4, 8) == 4)
+        let slot = off_t(0x1000 + Int(active) * ((Wire.stateRegionSize - 0x1000) / 2))
+        var length: UInt32 = 0
+        #expect(pread(region, &length, 4, slot) == 4)
+        var image = [UInt8](repeating: 0, count: Int(length))
+        #expect(pread(region, &image, Int(length), slot + 16) == Int(length))
+        var fnv1a: UInt64 = 0xCBF2_9CE4_8422_2325
+        for b in image { fnv1a = (fnv1a ^ UInt64(b)) &* 0x0000_0100_0000_01B3 }
+        #expect(pwrite(region, &fnv1a, 8, slot + 8) == 8)
+        let f = try LinuxFrontEnd(stateRegion: region)
+        #expect(f.stateRegionStatus == 1)
+    }
+
     /// A damaged image, or one another SMMU configuration wrote, is not
     /// adopted: the guest would see registers its SMMU never had.
     @Test(arguments: ["checksum", "configuration"])

@@ -30,7 +30,7 @@ public struct DurableState: Sendable, Equatable {
     public func encode(into w: inout ByteWriter) {
         w.u32(Self.magic); w.u32(Self.formatVersion)
         w.u32(UInt32(registers.count))
-        for v in registers { w.u64(v) }
+        w.u64s(registers)
         w.u32((eventIRQArmed ? 1 : 0) | (priIRQArmed ? 2 : 0))
         stalls.encode(into: &w)
         outbox.encode(into: &w)

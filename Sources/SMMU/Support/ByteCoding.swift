@@ -9,6 +9,15 @@ public struct ByteWriter: Sendable {
     public mutating func i32(_ v: Int32) { u32(UInt32(bitPattern: v)) }
     public mutating func i64(_ v: Int64) { u64(UInt64(bitPattern: v)) }
     public mutating func zeros(_ n: Int) { bytes.append(contentsOf: repeatElement(0, count: n)) }
+    /// `values` one after another, as `u64` each would (one copy on a
+    /// little-endian host: the durable image is mostly its registers).
+    public mutating func u64s(_ values: [UInt64]) {
+        #if _endian(little)
+        values.withUnsafeBytes { bytes.append(contentsOf: $0) }
+        #else
+        for v in values { u64(v) }
+        #endif
+    }
 }
 
 /// Little-endian reader; reads past the end yield zeros and set `overrun`

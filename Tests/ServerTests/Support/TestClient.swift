@@ -83,11 +83,12 @@ final class TestClient: @unchecked Sendable {
 
     /// `nonBlocking`: the server's end has O_NONBLOCK, as an inherited `--fd` may.
     init(configuration: SMMUConfiguration = .init(), syncTimeoutMs: Int32 = Wire.syncTimeoutMs,
-         nonBlocking: Bool = false, check: CheckSettings? = nil) throws {
+         nonBlocking: Bool = false, check: CheckSettings? = nil,
+         syncIRQCoalesceMicroseconds: UInt32 = VSMMUServer.defaultSyncIRQCoalesceMicroseconds) throws {
         var logger = Logger(label: "vsmmu-test")
         logger.logLevel = .critical
         let server = try VSMMUServer(configuration: configuration, logger: logger, syncTimeoutMs: syncTimeoutMs,
-                                     check: check)
+                                     syncIRQCoalesceMicroseconds: syncIRQCoalesceMicroseconds, check: check)
         inProcess = server
         let (a, b) = socketPair()
         if nonBlocking {

@@ -1,0 +1,121 @@
+import SMMU
+import Testing
+@testable import VSMMUServer
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The wired CMD_SYNC output's coalescing (spec 3.18: identical interrupts
+/// may be coalesced, without significantly delaying the notification).
+@Suite("Coalesced wired pulses", .serialized)
+struct CoalescedPulseTests {
+    /// Counts pulses and the time of each.
+    final class Sent: @unchecked Sendable {
+        private let times = Locked<[UInt64]>([])
+        func record() { times.withLock { $0.append(RateLimitedLogger.nowNanoseconds()) } }
+        var count: Int { times.withLock { $0.count } }
+        var last: UInt64? { times.withLock { $0.last } }
+        /// Waits up to `ms` for `n` pulses.
+        func wait(for n: Int, ms: UInt64 = 2000) -> Bool {
+            let end = monotonicMs() + ms
+            while monotonicMs() < end { if count >= n { return true }; usleep(500) }
+            return count >= n
+        }
+    }
+
+    @Test func aLonePulseGoesAtOnce() {
+        let sent = Sent()
+        let p = CoalescedPulse(windowNs: 50_000_000, send: sent.record)
+        defer { p.stop() }
+        p.pulse()
+        #expect(sent.count == 1)   // in pulse() itself, not later
+    }
+
+    @Test func aBurstCostsOneMorePulseWhenItsWindowEnds() {
+        let window: UInt64 = 100_000_000
+        let sent = Sent()
+        let p = CoalescedPulse(windowNs: window, send: sent.record)
+        defer { p.stop() }
+        p.pulse()
+        let first = sent.last ?? 0
+        for _ in 0..<20 { p.pulse() }
+        // Held, not sent, while the window lasts (checked only while it does).
+        if RateLimitedLogger.nowNanoseconds() < first + window / 2 { #expect(sent.count == 1) }
+        #expect(sent.wait(for: 2))
+        #expect((sent.last ?? 0) >= first + window)
+        // One pulse for all twenty: nothing else follows.
+        usleep(UInt32(2 * window / 1000))
+        #expect(sent.count == 2)
+    }
+
+    @Test func aPulseAfterAQuietWindowGoesAtOnce() {
+        let window: UInt64 = 20_000_000
+        let sent = Sent()
+        let p = CoalescedPulse(windowNs: window, send: sent.record)
+        defer { p.stop() }
+        p.pulse()
+        usleep(UInt32(window / 1000 + 10_000))
+        p.pulse()
+        #expect(sent.count == 2)
+    }
+
+    @Test func aZeroWindowSendsEveryPulse() {
+        let sent = Sent()
+        let p = CoalescedPulse(windowNs: 0, send: sent.record)
+        defer { p.stop() }
+        for _ in 0..<100 { p.pulse() }
+        #expect(sent.count == 100)
+    }
+
+    @Test func stopDropsAHeldPulseAndLaterOnes() {
+        let window: UInt64 = 30_000_000
+        let sent = Sent()
+        let p = CoalescedPulse(windowNs: window, send: sent.record)
+        p.pulse()
+        p.pulse()   // held
+        p.stop()
+        p.pulse()
+        usleep(UInt32(2 * window / 1000))
+        #expect(sent.count == 1)
+    }
+}
+
+/// The same through a session: a Linux-shaped driver's CMD_SYNCs (SIG_IRQ,
+/// MSI to the sync's own slot) each complete at once by their MSI, and the
+/// wired CMD_SYNC output they all pulse reaches the front end as two IRQ
+/// messages, the first at once and one when the window ends.
+@Suite("CMD_SYNC wired interrupt coalescing", .serialized, .enabled(if: ModelProbe.registerFileImplemented))
+struct CommandSyncPulseCoalescingTests {
+    static func syncPulses(_ log: [Message]) -> Int {
+        log.filter { $0.header.request == BackRequest.irq.rawValue && $0.payload == [2, 0, 0, 0] }.count
+    }
+
+    @Test func aBurstOfSyncsCostsTwoInterruptMessages() throws {
+        let windowUs: UInt32 = 300_000
+        let fe = try LinuxFrontEnd(client: try TestClient(syncIRQCoalesceMicroseconds: windowUs))
+        #expect(try fe.reset())
+        usleep(windowUs + 50_000)   // the reset's own pulses are out
+        let before = Self.syncPulses(fe.backend.log)
+        let start = RateLimitedLogger.nowNanoseconds()
+        for _ in 0..<5 { #expect(try fe.submitAndWait([SMMUCmd.tlbiNSNHAll])) }
+        #expect(fe.backend.wait { Self.syncPulses($0) == before + 1 })
+        if RateLimitedLogger.nowNanoseconds() < start + UInt64(windowUs) * 500 {
+            #expect(Self.syncPulses(fe.backend.log) == before + 1)
+        }
+        #expect(fe.backend.wait { Self.syncPulses($0) == before + 2 })
+        usleep(2 * windowUs)
+        #expect(Self.syncPulses(fe.backend.log) == before + 2)
+    }
+
+    @Test func withoutAWindowEverySyncPulses() throws {
+        let fe = try LinuxFrontEnd(client: try TestClient(syncIRQCoalesceMicroseconds: 0))
+        #expect(try fe.reset())
+        #expect(fe.backend.wait { !$0.isEmpty })
+        usleep(20_000)
+        let before = Self.syncPulses(fe.backend.log)
+        for _ in 0..<5 { #expect(try fe.submitAndWait([SMMUCmd.tlbiNSNHAll])) }
+        #expect(fe.backend.wait { Self.syncPulses($0) == before + 5 })
+        usleep(20_000)
+        #expect(Self.syncPulses(fe.backend.log) == before + 5)
+    }
+}
