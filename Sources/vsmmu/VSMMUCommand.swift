@@ -57,6 +57,7 @@ struct VSMMUCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Coalesce the wired CMD_SYNC interrupt's pulses within this many microseconds (0: send every pulse).",
                                discussion: "Spec 3.18 allows an SMMU to coalesce identical interrupts without significantly delaying them: a pulse goes out at once unless one went out within the window, and then one pulse goes out when the window ends. MSIs are never coalesced."))
     var syncIRQCoalesceUs: UInt32 = VSMMUServer.defaultSyncIRQCoalesceMicroseconds
+    static let maxSyncIRQCoalesceUs: UInt32 = 100_000
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
     var logLevel: LevelArg = .info
 
@@ -77,6 +78,10 @@ struct VSMMUCommand: ParsableCommand {
         }
         let config = try smmuConfiguration()
         do { try config.validate() } catch { throw ValidationError("\(error)") }
+        // 3.18: coalescing must not significantly delay the notification.
+        if syncIRQCoalesceUs > Self.maxSyncIRQCoalesceUs {
+            throw ValidationError("--sync-irq-coalesce-us is at most \(Self.maxSyncIRQCoalesceUs)")
+        }
         _ = try checkSettings()
     }
 

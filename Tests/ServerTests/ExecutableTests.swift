@@ -139,7 +139,8 @@ struct ExecutableTests {
     @Test func refusesBadOptions() throws {
         let bin = try Self.binary()
         for args in [["--oas", "47"], ["--ssid-bits", "21"], ["--fd", "3", "--socket-path", "/tmp/x"], [],
-                     ["--fd", "3", "--check=tlbi,bogus"], ["--fd", "3", "--check-report", "/nonexistent-dir/r.jsonl"]] {
+                     ["--fd", "3", "--check=tlbi,bogus"], ["--fd", "3", "--check-report", "/nonexistent-dir/r.jsonl"],
+                     ["--fd", "3", "--sync-irq-coalesce-us", "100001"], ["--fd", "3", "--sync-irq-coalesce-us", "-1"]] {
             let pid = Self.spawn([bin] + args)
             try #require(pid > 0)
             let code = Self.wait(pid, seconds: 5)

@@ -19,6 +19,15 @@ struct RestartTests {
         return fd
     }
 
+    /// A session that resets the SMMU in `region` and ends: the region
+    /// keeps its last image.
+    static func leaveAnImage(in region: Int32) throws {
+        let f = try LinuxFrontEnd(stateRegion: region)
+        #expect(try f.reset())
+        f.client.front.shutdownBoth()
+        #expect(f.client.waitForServerExit())
+    }
+
     /// Every 32-bit register of both register pages as the guest reads it.
     static let registerOffsets: [UInt64] = Array(stride(from: 0, to: 0x200, by: 4))
         + Array(stride(from: 0x1_0000, to: 0x1_0200, by: 4))
@@ -201,12 +210,7 @@ struct RestartTests {
     @Test func anImageWithTheByteWiseChecksumIsAdopted() throws {
         let region = try Self.stateRegion()
         defer { close(region) }
-        do {
-            let f = try LinuxFrontEnd(stateRegion: region)
-            #expect(try f.reset())
-            f.client.front.shutdownBoth()
-            #expect(f.client.waitForServerExit())
-        }
+        try Self.leaveAnImage(in: region)
         // The active slot: a 4-byte length, 4 bytes unused, the checksum, the image.
         var active: UInt32 = 0
         #expect(pread(region, &active, 4, 8) == 4)
@@ -228,12 +232,7 @@ struct RestartTests {
     func anImageItCannotTrustIsRefused(_ kind: String) throws {
         let region = try Self.stateRegion()
         defer { close(region) }
-        do {
-            let f = try LinuxFrontEnd(stateRegion: region)
-            #expect(try f.reset())
-            f.client.front.shutdownBoth()
-            #expect(f.client.waitForServerExit())
-        }
+        try Self.leaveAnImage(in: region)
         var configuration = SMMUConfiguration()
         if kind == "checksum" {
             // The active slot's image: flip a byte (slot header is 16 bytes).
