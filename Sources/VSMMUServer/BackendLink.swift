@@ -47,8 +47,8 @@ final class BackendLink: HostSignals, @unchecked Sendable {
     init(ram: MappedGuestRAM, log: RateLimitedLogger, syncTimeoutMs: Int32 = Wire.syncTimeoutMs, pollNs: UInt64 = 0,
          syncIRQCoalesceNs: UInt64 = 0) {
         self.ram = ram; self.log = log; self.syncTimeoutMs = syncTimeoutMs; self.pollNs = pollNs
-        commandSyncPulse = CoalescedPulse(windowNs: syncIRQCoalesceNs) { [unowned self] in
-            self.send(.irq) { $0.u32(UInt32(SMMUInterruptLine.commandSync.rawValue)) }
+        commandSyncPulse = CoalescedPulse(windowNs: syncIRQCoalesceNs) { [weak self] in
+            self?.send(.irq) { $0.u32(UInt32(SMMUInterruptLine.commandSync.rawValue)) }
         }
     }
 
@@ -65,10 +65,17 @@ final class BackendLink: HostSignals, @unchecked Sendable {
 
     /// Closes the channel: a synchronize() waiting on it returns at once.
     func close() {
-        commandSyncPulse.stop()
         let old = state.withLock { s -> MessageSocket? in let c = s.channel; s.channel = nil; return c }
         old?.shutdownBoth()
+        // After the shutdown: a flusher blocked sending on the channel
+        // returns, and the wait for it ends.
+        commandSyncPulse.stop()
     }
+
+    /// A restarted backend that adopted the state: a CMD_SYNC pulse the
+    /// old one held for coalescing died with it, so send one now (an extra
+    /// edge is a spurious interrupt, docs/backend.md "Restart").
+    func pulseAfterAdoption() { commandSyncPulse.pulse() }
 
     /// With VSMMU_F_IN_ORDER_SYNC the front end applies this channel's
     /// messages in order and before any reply it acts on: a CMD_SYNC's

@@ -38,7 +38,8 @@ final class CoalescedPulse: @unchecked Sendable {
                 held = true
                 // Created on the first burst: a guest that never bursts
                 // never has the thread.
-                if flusher == nil { flusher = POSIXThread { [unowned self] in self.flushHeld() } }
+                // Strong: stop() ends the thread, and with it the cycle.
+                if flusher == nil { flusher = POSIXThread { self.flushHeld() } }
                 if flusherIdle { monitor.broadcast() }
                 return false
             }
@@ -50,7 +51,7 @@ final class CoalescedPulse: @unchecked Sendable {
 
     /// Ends the flusher (its thread keeps this object alive until then); a
     /// pulse still held is dropped, as are later ones: the channel they
-    /// would go on is closing.
+    /// would go on is closing. The owner calls it once it no longer pulses.
     func stop() {
         let thread = monitor.withLock { () -> POSIXThread? in
             stopping = true

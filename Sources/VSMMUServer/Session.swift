@@ -370,6 +370,7 @@ package final class Session: @unchecked Sendable {
             log.logger.info("adopted the SMMU state from the state region (commit \(commits), CMDQ_CONS 0x\(String(image.commandQueueConsumer, radix: 16)))")
         }
         if pending.contains(.commandsPending) { worker?.kick() }
+        if image != nil { link.pulseAfterAdoption() }
         status(code, image == nil ? 0 : 1)
     }
 

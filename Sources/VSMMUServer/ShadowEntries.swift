@@ -5,10 +5,11 @@ import SMMU
 /// all of them: a strict unmap is a TLBI of one page per CMD_SYNC, and the
 /// shadow may hold thousands of translations.
 ///
-/// Untagged entries of at most 64 KiB are kept by the 64 KiB-aligned
-/// region of their base; larger blocks, bypass entries and TBI-tagged ones
-/// (whose raw base is not what an invalidation's range is compared with)
-/// are few, and are looked at every time.
+/// Untagged entries of at most 64 KiB, aligned to their size, are kept by
+/// the 64 KiB-aligned region of their base; larger blocks, bypass entries,
+/// TBI-tagged ones (whose raw base is not what an invalidation's range is
+/// compared with) and any unaligned one are few, and are looked at every
+/// time.
 struct ShadowEntries {
     private static let regionLog2: UInt64 = 16
     /// An invalidation spanning more regions than this scans everything.
@@ -21,7 +22,9 @@ struct ShadowEntries {
     var isEmpty: Bool { count == 0 }
 
     private static func region(of e: FrontEndShadow.Entry) -> UInt64? {
-        guard e.tags.sizeLog2 <= regionLog2, !e.tags.bypass, !e.tags.tagged else { return nil }
+        // Only a block aligned to its size lies within one region.
+        guard e.tags.sizeLog2 <= regionLog2, !e.tags.bypass, !e.tags.tagged,
+              e.tags.inputBase & ((UInt64(1) << e.tags.sizeLog2) &- 1) == 0 else { return nil }
         return e.tags.inputBase >> regionLog2
     }
 
@@ -60,7 +63,7 @@ struct ShadowEntries {
     }
 
     private mutating func removeCovered(inRegion r: UInt64, _ inv: HostInvalidation, _ cache: HostCache) {
-        guard var entries = byRegion[r] else { return }
+        guard var entries = byRegion[r], entries.contains(where: { inv.covers($0.tags, in: cache) }) else { return }
         let n = entries.count
         entries.removeAll { inv.covers($0.tags, in: cache) }
         guard entries.count != n else { return }

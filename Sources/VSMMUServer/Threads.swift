@@ -31,7 +31,9 @@ final class Monitor: @unchecked Sendable {
         pthread_mutex_init(mutex, nil)
         var attr = pthread_condattr_t()
         pthread_condattr_init(&attr)
-        pthread_condattr_setclock(&attr, CLOCK_MONOTONIC)
+        // Timed waits take CLOCK_MONOTONIC deadlines: on another clock they
+        // would all be long past.
+        precondition(pthread_condattr_setclock(&attr, CLOCK_MONOTONIC) == 0, "pthread_condattr_setclock")
         pthread_cond_init(cond, &attr)
         pthread_condattr_destroy(&attr)
     }

@@ -36,13 +36,14 @@ struct CoalescedPulseTests {
         let sent = Sent()
         let p = CoalescedPulse(windowNs: window, send: sent.record)
         defer { p.stop() }
+        let before = RateLimitedLogger.nowNanoseconds()
         p.pulse()
-        let first = sent.last ?? 0
         for _ in 0..<20 { p.pulse() }
         // Held, not sent, while the window lasts (checked only while it does).
-        if RateLimitedLogger.nowNanoseconds() < first + window / 2 { #expect(sent.count == 1) }
+        if RateLimitedLogger.nowNanoseconds() < before + window / 2 { #expect(sent.count == 1) }
         #expect(sent.wait(for: 2))
-        #expect((sent.last ?? 0) >= first + window)
+        // The window starts when the first pulse was decided, after `before`.
+        #expect((sent.last ?? 0) >= before + window)
         // One pulse for all twenty: nothing else follows.
         usleep(UInt32(2 * window / 1000))
         #expect(sent.count == 2)
@@ -68,14 +69,14 @@ struct CoalescedPulseTests {
     }
 
     @Test func stopDropsAHeldPulseAndLaterOnes() {
-        let window: UInt64 = 30_000_000
+        // Longer than any pause of this thread: the second pulse is held.
+        let window: UInt64 = 5_000_000_000
         let sent = Sent()
         let p = CoalescedPulse(windowNs: window, send: sent.record)
         p.pulse()
         p.pulse()   // held
-        p.stop()
+        p.stop()    // the flusher has ended: nothing can be sent after this
         p.pulse()
-        usleep(UInt32(2 * window / 1000))
         #expect(sent.count == 1)
     }
 }
@@ -91,7 +92,8 @@ struct CommandSyncPulseCoalescingTests {
     }
 
     @Test func aBurstOfSyncsCostsTwoInterruptMessages() throws {
-        let windowUs: UInt32 = 300_000
+        // Long enough for five round trips on a loaded host under TSan.
+        let windowUs: UInt32 = 1_000_000
         let fe = try LinuxFrontEnd(client: try TestClient(syncIRQCoalesceMicroseconds: windowUs))
         #expect(try fe.reset())
         usleep(windowUs + 50_000)   // the reset's own pulses are out
@@ -102,15 +104,16 @@ struct CommandSyncPulseCoalescingTests {
         if RateLimitedLogger.nowNanoseconds() < start + UInt64(windowUs) * 500 {
             #expect(Self.syncPulses(fe.backend.log) == before + 1)
         }
-        #expect(fe.backend.wait { Self.syncPulses($0) == before + 2 })
-        usleep(2 * windowUs)
+        #expect(fe.backend.wait(ms: 3000) { Self.syncPulses($0) == before + 2 })
+        usleep(windowUs + 200_000)
         #expect(Self.syncPulses(fe.backend.log) == before + 2)
     }
 
     @Test func withoutAWindowEverySyncPulses() throws {
         let fe = try LinuxFrontEnd(client: try TestClient(syncIRQCoalesceMicroseconds: 0))
         #expect(try fe.reset())
-        #expect(fe.backend.wait { !$0.isEmpty })
+        // The reset's own CMD_SYNCs: one pulse each, all sent.
+        #expect(fe.backend.wait { Self.syncPulses($0) >= 1 })
         usleep(20_000)
         let before = Self.syncPulses(fe.backend.log)
         for _ in 0..<5 { #expect(try fe.submitAndWait([SMMUCmd.tlbiNSNHAll])) }

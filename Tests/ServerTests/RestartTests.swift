@@ -204,6 +204,26 @@ struct RestartTests {
         #expect(try f.reset(), "the session goes on from reset")
     }
 
+    /// A CMD_SYNC pulse the old backend held for coalescing died with it:
+    /// a backend that adopts the state sends one, one that starts fresh does not.
+    @Test func anAdoptingBackendPulsesTheCommandSyncLine() throws {
+        func syncPulse(_ log: [Message]) -> Bool {
+            log.contains { $0.header.request == BackRequest.irq.rawValue && $0.payload == [2, 0, 0, 0] }
+        }
+        let region = try Self.stateRegion()
+        defer { close(region) }
+        let fresh = try LinuxFrontEnd(stateRegion: region)
+        #expect(fresh.stateRegionStatus == 0)
+        usleep(100_000)
+        #expect(!syncPulse(fresh.backend.log))
+        #expect(try fresh.reset())
+        fresh.client.front.shutdownBoth()
+        #expect(fresh.client.waitForServerExit())
+        let adopting = try LinuxFrontEnd(stateRegion: region)
+        #expect(adopting.stateRegionStatus == 1)
+        #expect(adopting.backend.wait { syncPulse($0) })
+    }
+
     /// Backends before the word-wise checksum stamped each image with FNV-1a
     /// over its bytes: a newer backend started under the same front end
     /// (an upgrade) adopts such an image too.
