@@ -37,8 +37,8 @@ final class CoalescedPulse: @unchecked Sendable {
             if windowNs > 0, let last = lastSentNs, now &- last < windowNs {
                 held = true
                 // Created on the first burst: a guest that never bursts
-                // never has the thread.
-                // Strong: stop() ends the thread, and with it the cycle.
+                // never has the thread. Strong: stop() ends the thread,
+                // and with it the cycle.
                 if flusher == nil { flusher = POSIXThread { self.flushHeld() } }
                 if flusherIdle { monitor.broadcast() }
                 return false

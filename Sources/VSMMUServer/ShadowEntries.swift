@@ -50,9 +50,11 @@ struct ShadowEntries {
         } else {
             for r in Array(byRegion.keys) { removeCovered(inRegion: r, inv, cache) }
         }
-        let kept = others.filter { !inv.covers($0.tags, in: cache) }
-        count -= others.count - kept.count
-        others = kept
+        if others.contains(where: { inv.covers($0.tags, in: cache) }) {
+            let kept = others.filter { !inv.covers($0.tags, in: cache) }
+            count -= others.count - kept.count
+            others = kept
+        }
         return count != before
     }
 
