@@ -1,4 +1,6 @@
+import Logging
 import SMMU
+import SystemPackage
 import Testing
 @testable import VSMMUServer
 #if canImport(Glibc)
@@ -120,5 +122,50 @@ struct CommandSyncPulseCoalescingTests {
         #expect(fe.backend.wait { Self.syncPulses($0) == before + 5 })
         usleep(20_000)
         #expect(Self.syncPulses(fe.backend.log) == before + 5)
+    }
+}
+
+/// Teardown with a front end that stopped reading the backend channel: a
+/// thread blocked sending on the full channel holds its send lock, and the
+/// pulse flusher waits behind it. Closing must shut the channel down before
+/// it waits for the flusher, or it waits for ever.
+@Suite("Backend link teardown", .serialized)
+struct BackendLinkTeardownTests {
+    @Test func closeReturnsWhileSendsAreBlockedOnAFullChannel() throws {
+        var logger = Logger(label: "vsmmu-test")
+        logger.logLevel = .critical
+        let link = BackendLink(ram: MappedGuestRAM(), log: RateLimitedLogger(logger: logger),
+                               syncIRQCoalesceNs: 200_000_000)
+        let (mine, theirs) = socketPair()
+        defer { close(mine) }
+        var small: Int32 = 4096
+        precondition(setsockopt(theirs, SOL_SOCKET, SO_SNDBUF, &small, socklen_t(MemoryLayout<Int32>.size)) == 0)
+        link.setChannel(FileDescriptor(rawValue: theirs))
+        // Nobody reads `mine`: this thread fills the channel and blocks.
+        let filling = Flag(), filled = Flag()
+        startDetachedThread {
+            filling.set()
+            for _ in 0..<100_000 { link.raiseInterrupt(.eventQueue) }
+            filled.set()
+        }
+        while !filling.value { usleep(1000) }
+        usleep(50_000)
+        try #require(!filled.value, "the channel never filled")
+        // A burst of CMD_SYNC pulses, each from a thread of its own (a send
+        // blocks): the first waits to send, the second is held, and the
+        // flusher then waits to send it.
+        for _ in 0..<2 {
+            startDetachedThread { link.raiseInterrupt(.commandSync) }
+            usleep(20_000)
+        }
+        usleep(300_000)   // past the window: the flusher is sending
+        let closed = Flag()
+        startDetachedThread {
+            link.close()
+            closed.set()
+        }
+        let end = monotonicMs() + 5000
+        while !closed.value && monotonicMs() < end { usleep(1000) }
+        #expect(closed.value, "close() did not return within 5 s")
     }
 }
